@@ -1,0 +1,36 @@
+//! Checking every image file while the DataBunch is built, so corrupt files surface up front.
+
+use rayon::prelude::*;
+
+use crate::scan::Item;
+use crate::{DataError, open_image, read_image_dimensions};
+
+/// How thoroughly [`crate::ImageDataBunchBuilder::build`] checks the image files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImageCheck {
+    /// Decode every image: catches truncated and corrupt pixel data too. Takes about as long as
+    /// one pass over the dataset without augmentation.
+    #[default]
+    Decode,
+    /// Read only each file's header: catches empty files, files that are not images and
+    /// oversized dimensions, but not truncated pixel data, which then fails during an epoch.
+    Header,
+    /// Check nothing: every problem surfaces when its batch is loaded.
+    Skip,
+}
+
+/// Checks `items` in parallel and returns one error per bad file, in the order of `items`.
+pub(crate) fn find_corrupt(items: &[Item], check: ImageCheck) -> Vec<DataError> {
+    let results: Vec<Option<DataError>> = items
+        .par_iter()
+        .map(|item| {
+            let outcome = match check {
+                ImageCheck::Decode => open_image(&item.path).map(drop),
+                ImageCheck::Header => read_image_dimensions(&item.path).map(drop),
+                ImageCheck::Skip => Ok(()),
+            };
+            outcome.err()
+        })
+        .collect();
+    results.into_iter().flatten().collect()
+}
