@@ -1,1 +1,6 @@
-//! fastburn-vision
+//! fastburn-vision: ResNet backbones with torchvision's structure and names, weight loading
+//! from PyTorch, safetensors and ONNX files, and fastai's head and layer groups.
+
+pub mod efficientnet;
+pub mod onnx;
+pub mod weights;
