@@ -1,0 +1,176 @@
+//! `plot_top_losses`: a grid of the validation images with the largest losses.
+
+use std::path::Path;
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader, Rgb, RgbImage, imageops};
+
+use crate::png::save_png_atomic;
+use crate::text::{Weight, draw_centered, fit_font_size, line_height};
+use crate::{ClassificationInterpretation, InterpretError};
+
+/// Maximum number of images in one top-losses plot; at 224 pixels a tile, 64 images already
+/// make a picture of about 2000 × 2300 pixels.
+pub const MAX_TOP_LOSSES_IMAGES: usize = 64;
+
+/// Side of each image tile in pixels, the size fastai's ResNets see.
+pub const TOP_LOSSES_TILE_SIZE: u32 = 224;
+
+const GAP: u32 = 12;
+const SUPTITLE: &str = "prediction/actual/loss/probability";
+const SUPTITLE_PX: f32 = 18.0;
+const TITLE_PX: f32 = 14.0;
+const MIN_TITLE_PX: f32 = 8.0;
+
+const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
+const BLACK: Rgb<u8> = Rgb([0, 0, 0]);
+
+/// Grid of a top-losses picture: `cols` = ⌈√k⌉ and `rows` = ⌈k / cols⌉, as fastai lays out its
+/// subplots, with tile positions in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TopLossesLayout {
+    pub rows: u32,
+    pub cols: u32,
+    pub header_height: u32,
+    pub title_height: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl TopLossesLayout {
+    /// Lays out `k` tiles (at least one).
+    pub(crate) fn new(k: usize) -> Self {
+        let k = u32::try_from(k).unwrap_or(u32::MAX).max(1);
+        let cols = k.isqrt() + u32::from(k.isqrt() * k.isqrt() < k);
+        let rows = k.div_ceil(cols);
+
+        let header_height = GAP + line_height(SUPTITLE_PX, Weight::Bold) + GAP;
+        let title_height = line_height(TITLE_PX, Weight::Regular) + GAP / 2;
+        let width = GAP + cols * (TOP_LOSSES_TILE_SIZE + GAP);
+        let height = header_height + rows * (title_height + TOP_LOSSES_TILE_SIZE + GAP);
+        Self { rows, cols, header_height, title_height, width, height }
+    }
+
+    /// Top-left corner of the image of tile `position` (row-major).
+    pub(crate) fn tile_origin(&self, position: usize) -> (u32, u32) {
+        let position = position as u32;
+        let column = position % self.cols;
+        let row = position / self.cols;
+        let left = GAP + column * (TOP_LOSSES_TILE_SIZE + GAP);
+        let top = self.header_height + row * (self.title_height + TOP_LOSSES_TILE_SIZE + GAP) + self.title_height;
+        (left, top)
+    }
+}
+
+impl ClassificationInterpretation {
+    /// Draws the `k` validation images with the largest losses into a PNG at `path`, largest
+    /// first in row-major order, as fastai's `plot_top_losses`.
+    ///
+    /// Each image is scaled and centre-cropped to a square tile of [`TOP_LOSSES_TILE_SIZE`]
+    /// pixels, under the title "predicted/actual / loss / probability of actual", with the loss
+    /// and probability to two decimals. A `k` above the number of items plots all of them.
+    ///
+    /// # Errors
+    /// - [`InterpretError::NothingToPlot`] when `k` is 0 or there are no items;
+    /// - [`InterpretError::TooManyImages`] when more than [`MAX_TOP_LOSSES_IMAGES`] would be plotted;
+    /// - [`InterpretError::OpenImage`] naming an item file that cannot be read or decoded;
+    /// - [`InterpretError::Encode`] or [`InterpretError::Write`] naming `path`.
+    ///
+    /// The file is written through a temporary file and a rename, so it is never left half-written.
+    pub fn plot_top_losses(&self, k: usize, path: impl AsRef<Path>) -> Result<(), InterpretError> {
+        let canvas = self.render_top_losses(k)?;
+        save_png_atomic(&canvas, path.as_ref())
+    }
+
+    /// Draws the top-losses picture for `k` images.
+    pub(crate) fn render_top_losses(&self, k: usize) -> Result<RgbImage, InterpretError> {
+        if self.is_empty() {
+            return Err(InterpretError::NothingToPlot { reason: "the interpretation has no items".to_string() });
+        }
+        if k == 0 {
+            return Err(InterpretError::NothingToPlot { reason: "plot_top_losses was asked for 0 images".to_string() });
+        }
+
+        let top = self.top_losses(Some(k));
+        if top.len() > MAX_TOP_LOSSES_IMAGES {
+            return Err(InterpretError::TooManyImages { requested: top.len(), max: MAX_TOP_LOSSES_IMAGES });
+        }
+
+        let layout = TopLossesLayout::new(top.len());
+        let mut canvas = RgbImage::from_pixel(layout.width, layout.height, WHITE);
+        draw_centered(&mut canvas, SUPTITLE, SUPTITLE_PX, Weight::Bold, i64::from(layout.width / 2), i64::from(GAP), BLACK);
+
+        for (position, entry) in top.iter().enumerate() {
+            let tile = load_tile(&self.items()[entry.index], TOP_LOSSES_TILE_SIZE)?;
+            let (left, tile_top) = layout.tile_origin(position);
+            imageops::replace(&mut canvas, &tile, i64::from(left), i64::from(tile_top));
+
+            let title = self.top_loss_title(entry.index);
+            let px = fit_font_size(&title, TOP_LOSSES_TILE_SIZE as f32, TITLE_PX, MIN_TITLE_PX, Weight::Regular);
+            let center_x = i64::from(left + TOP_LOSSES_TILE_SIZE / 2);
+            let title_top = i64::from(tile_top - layout.title_height);
+            draw_centered(&mut canvas, &title, px, Weight::Regular, center_x, title_top, BLACK);
+        }
+        Ok(canvas)
+    }
+
+    /// Title of one tile: "predicted/actual / loss / probability of actual", as fastai v1
+    /// writes it.
+    pub(crate) fn top_loss_title(&self, index: usize) -> String {
+        let predicted = &self.classes()[self.preds()[index]];
+        let target = self.targets()[index];
+        let actual = &self.classes()[target];
+        let loss = self.losses()[index];
+        let probability = self.probs()[index][target];
+        format!("{predicted}/{actual} / {loss:.2} / {probability:.2}")
+    }
+}
+
+/// Opens the image at `path` and scales and centre-crops it to a `side`-pixel square.
+fn load_tile(path: &Path, side: u32) -> Result<RgbImage, InterpretError> {
+    let open_error = |message: String| InterpretError::OpenImage { path: path.to_path_buf(), message };
+
+    // TODO: use fastburn-data's `open_image` once it is committed, so every crate decodes images
+    // with the same limits and colour handling.
+    let reader = ImageReader::open(path).map_err(|error| open_error(error.to_string()))?;
+    let reader = reader.with_guessed_format().map_err(|error| open_error(error.to_string()))?;
+    let decoded = reader.decode().map_err(|error| open_error(error.to_string()))?;
+
+    let square = DynamicImage::ImageRgb8(decoded.to_rgb8()).resize_to_fill(side, side, FilterType::Triangle);
+    Ok(square.to_rgb8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_follows_fastai() {
+        let grid = |k| {
+            let layout = TopLossesLayout::new(k);
+            (layout.rows, layout.cols)
+        };
+        assert_eq!(grid(1), (1, 1));
+        assert_eq!(grid(2), (1, 2));
+        assert_eq!(grid(4), (2, 2));
+        assert_eq!(grid(5), (2, 3));
+        assert_eq!(grid(9), (3, 3));
+        assert_eq!(grid(10), (3, 4));
+    }
+
+    #[test]
+    fn tiles_do_not_overlap() {
+        let layout = TopLossesLayout::new(9);
+        let (left0, top0) = layout.tile_origin(0);
+        let (left1, top1) = layout.tile_origin(1);
+        let (left3, top3) = layout.tile_origin(3);
+        assert_eq!(top0, top1);
+        assert!(left1 >= left0 + TOP_LOSSES_TILE_SIZE);
+        assert_eq!(left3, left0);
+        assert!(top3 >= top0 + TOP_LOSSES_TILE_SIZE + layout.title_height);
+
+        let (last_left, last_top) = layout.tile_origin(8);
+        assert!(last_left + TOP_LOSSES_TILE_SIZE <= layout.width);
+        assert!(last_top + TOP_LOSSES_TILE_SIZE <= layout.height);
+    }
+}
