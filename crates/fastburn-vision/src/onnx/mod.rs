@@ -2,11 +2,13 @@
 //! torchvision names.
 
 mod model;
+mod resnet;
 mod wire;
 
 use std::path::Path;
 
 pub use model::{Attribute, Graph, Node, parse_model};
+pub use resnet::{OnnxResNet, read_onnx_resnet};
 
 use crate::weights::{TensorMap, WeightsError};
 
