@@ -1,1 +1,38 @@
-//! fastburn-learner
+//! fastai v1's training loop on Burn: a [`Learner`] with [`fit`](Learner::fit) and
+//! [`fit_one_cycle`](Learner::fit_one_cycle), discriminative learning rates ([`Lr::slice`]),
+//! [`freeze`](Learner::freeze)/[`unfreeze`](Learner::unfreeze), the learning-rate finder and
+//! callbacks.
+
+mod callback;
+pub mod callbacks;
+mod data;
+mod error;
+mod fit;
+mod grads;
+mod io;
+mod learner;
+mod loss;
+mod lr;
+mod metrics;
+mod model;
+mod one_cycle;
+mod optimizer;
+mod progress;
+mod recorder;
+mod save;
+pub mod schedule;
+mod validate;
+
+pub use callback::{Callback, CallbackResult, EpochMetrics, LearnerRequest, TrainState};
+pub use data::{BatchIter, DataBatch, DataSourceError, LearnerData};
+pub use error::LearnerError;
+pub use grads::ParamGrads;
+pub use learner::Learner;
+pub use loss::{CrossEntropyLoss, Loss};
+pub use lr::{DEFAULT_LR, Lr};
+pub use metrics::{Accuracy, ErrorRate, Metric, accuracy, error_rate};
+pub use model::{LayerGroup, LearnerModel};
+pub use one_cycle::{OneCycleConfig, OneCycleScheduler};
+pub use optimizer::{Adam, AdamConfig, AdamParamState};
+pub use progress::{ProgressCallback, format_table_header, format_table_row};
+pub use recorder::Recorder;

@@ -1,0 +1,5 @@
+//! Callbacks built on the [`Callback`](crate::Callback) trait.
+
+mod terminate_on_nan;
+
+pub use terminate_on_nan::TerminateOnNaN;
