@@ -21,6 +21,7 @@ mod bunch;
 mod loader;
 mod scan;
 mod seed;
+mod show;
 mod split;
 mod verify;
 

@@ -197,8 +197,7 @@ impl ImageDataBunch {
     /// Returns the training batches of `epoch` on `device`: shuffled with `(seed, epoch)`,
     /// augmented with the training transforms, the last partial batch dropped.
     pub fn train_batches(&self, epoch: usize, device: &Device) -> BatchIter {
-        let mut order: Vec<usize> = (0..self.train.len()).collect();
-        order.shuffle(&mut rng_for(self.seed, SHUFFLE_STREAM, epoch as u64, 0));
+        let order = self.train_order(epoch);
         let plan = EpochPlan {
             items: Arc::clone(&self.train),
             order,
@@ -208,6 +207,13 @@ impl ImageDataBunch {
             epoch: epoch as u64,
         };
         BatchIter::new(plan, device, self.num_workers)
+    }
+
+    /// Returns the training set's dataset indices in the order of `epoch`.
+    pub fn train_order(&self, epoch: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.train.len()).collect();
+        order.shuffle(&mut rng_for(self.seed, SHUFFLE_STREAM, epoch as u64, 0));
+        order
     }
 
     /// Returns the validation batches on `device`: every item in order, with the validation
