@@ -3,4 +3,5 @@
 
 pub mod efficientnet;
 pub mod onnx;
+pub mod resnet;
 pub mod weights;
