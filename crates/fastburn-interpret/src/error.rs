@@ -79,12 +79,13 @@ pub enum InterpretError {
     },
 
     /// An item's image file could not be read or decoded.
-    #[error("failed to open image {path}: {message}")]
+    #[error("failed to open an image for the top-losses plot: {source}")]
     OpenImage {
         /// File of the item.
         path: PathBuf,
-        /// The decoder's error message.
-        message: String,
+        /// The error of fastburn-data's decoder, which names the file too.
+        #[source]
+        source: fastburn_data::DataError,
     },
 
     /// Writing the PNG file failed.

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader, Rgb, RgbImage, imageops};
+use fastburn_data::open_image;
+use image::{DynamicImage, Rgb, RgbImage, imageops};
 
 use crate::png::save_png_atomic;
 use crate::text::{Weight, draw_centered, fit_font_size, line_height};
@@ -128,21 +129,76 @@ impl ClassificationInterpretation {
 
 /// Opens the image at `path` and scales and centre-crops it to a `side`-pixel square.
 fn load_tile(path: &Path, side: u32) -> Result<RgbImage, InterpretError> {
-    let open_error = |message: String| InterpretError::OpenImage { path: path.to_path_buf(), message };
+    // fastburn-data's decoder, so that the plot shows images with the same size limits and colour
+    // conversion (alpha dropped, grayscale replicated) as training saw them.
+    let decoded = open_image(path).map_err(|source| InterpretError::OpenImage { path: path.to_path_buf(), source })?;
 
-    // TODO: use fastburn-data's `open_image` once it is committed, so every crate decodes images
-    // with the same limits and colour handling.
-    let reader = ImageReader::open(path).map_err(|error| open_error(error.to_string()))?;
-    let reader = reader.with_guessed_format().map_err(|error| open_error(error.to_string()))?;
-    let decoded = reader.decode().map_err(|error| open_error(error.to_string()))?;
-
-    let square = DynamicImage::ImageRgb8(decoded.to_rgb8()).resize_to_fill(side, side, FilterType::Triangle);
+    let square = DynamicImage::ImageRgb8(decoded).resize_to_fill(side, side, FilterType::Triangle);
     Ok(square.to_rgb8())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+
+    /// Solid colours of the test images, one per item.
+    const COLORS: [[u8; 3]; 4] = [[255, 0, 0], [0, 200, 0], [0, 0, 255], [250, 200, 0]];
+
+    /// Writes one solid-colour PNG per colour (non-square, so the crop is exercised) and returns
+    /// an interpretation whose losses put item 2 first, then 0, 3 and 1.
+    fn solid_colour_items(directory: &Path) -> ClassificationInterpretation {
+        let items: Vec<PathBuf> = COLORS
+            .iter()
+            .enumerate()
+            .map(|(index, &color)| {
+                let path = directory.join(format!("item{index}.png"));
+                RgbImage::from_pixel(60, 30, Rgb(color)).save(&path).unwrap();
+                path
+            })
+            .collect();
+        let classes = vec!["cat".to_string(), "dog".to_string()];
+        let probs = vec![vec![0.9, 0.1], vec![0.8, 0.2], vec![0.25, 0.75], vec![0.4, 0.6]];
+        let targets = vec![1, 0, 0, 1];
+        let losses = vec![2.3, 0.22, 1.39, 0.51];
+        ClassificationInterpretation::new(classes, items, probs, targets, losses).unwrap()
+    }
+
+    #[test]
+    fn tiles_in_loss_order() {
+        let directory = tempfile::tempdir().unwrap();
+        let interpretation = solid_colour_items(directory.path());
+        let canvas = interpretation.render_top_losses(4).unwrap();
+
+        let layout = TopLossesLayout::new(4);
+        assert_eq!((canvas.width(), canvas.height()), (layout.width, layout.height));
+        for (position, expected_item) in [0, 2, 3, 1].into_iter().enumerate() {
+            let (left, top) = layout.tile_origin(position);
+            for (x, y) in [(left + 1, top + 1), (left + 112, top + 112), (left + 222, top + 222)] {
+                assert_eq!(*canvas.get_pixel(x, y), Rgb(COLORS[expected_item]), "tile {position} at ({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
+    fn titles_above_tiles() {
+        let directory = tempfile::tempdir().unwrap();
+        let interpretation = solid_colour_items(directory.path());
+        assert_eq!(interpretation.top_loss_title(0), "cat/dog / 2.30 / 0.10");
+        assert_eq!(interpretation.top_loss_title(2), "dog/cat / 1.39 / 0.25");
+
+        let canvas = interpretation.render_top_losses(2).unwrap();
+        let layout = TopLossesLayout::new(2);
+        for position in 0..2 {
+            let (left, top) = layout.tile_origin(position);
+            let inked = (top - layout.title_height..top)
+                .flat_map(|y| (left..left + TOP_LOSSES_TILE_SIZE).map(move |x| (x, y)))
+                .filter(|&(x, y)| canvas.get_pixel(x, y).0.iter().all(|&value| value < 100))
+                .count();
+            assert!(inked > 50, "tile {position}: only {inked} dark pixels in its title band");
+        }
+    }
 
     #[test]
     fn grid_follows_fastai() {
