@@ -203,7 +203,10 @@ impl ImageDataBunchBuilder {
         if let Some(pct) = self.valid_pct
             && !(pct > 0.0 && pct < 1.0)
         {
-            return invalid("valid_pct", &format!("must lie strictly between 0 and 1, got {pct}"));
+            return invalid(
+                "valid_pct",
+                &format!("must lie strictly between 0 and 1, got {pct}"),
+            );
         }
         Ok(())
     }

@@ -36,68 +36,68 @@ pub type DataBunch = ImageDataBunch;
 pub(crate) const VALID_EPOCH: u64 = u64::MAX;
 
 impl ImageDataBunch {
-    /// Starts building a DataBunch from `path`, which holds `train` and `valid` subfolders of
+    /// Starts building a DataBunch from `path`, which contains `train` and `valid` subfolders of
     /// class folders (or, with `valid_pct`, class folders to split at random).
     pub fn from_folder(path: impl AsRef<Path>) -> ImageDataBunchBuilder {
         ImageDataBunchBuilder::new(path.as_ref())
     }
 
-    /// The dataset folder.
+    /// Returns the dataset folder.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The class names, sorted; a label is an index into this list.
+    /// Returns the class names, sorted; a label is an index into this list.
     pub fn classes(&self) -> &[String] {
         &self.classes
     }
 
-    /// The number of classes, fastai's `data.c`.
+    /// Returns the number of classes, fastai's `data.c`.
     pub fn c(&self) -> usize {
         self.classes.len()
     }
 
-    /// The number of training images.
+    /// Returns the number of training images.
     pub fn train_len(&self) -> usize {
         self.train.len()
     }
 
-    /// The number of validation images.
+    /// Returns the number of validation images.
     pub fn valid_len(&self) -> usize {
         self.valid.len()
     }
 
-    /// The training images with their labels, in scan order.
+    /// Returns the training images with their labels, in scan order.
     pub fn train_items(&self) -> &[Item] {
         &self.train
     }
 
-    /// The validation images with their labels, in the order batches visit them.
+    /// Returns the validation images with their labels, in the order batches visit them.
     pub fn valid_items(&self) -> &[Item] {
         &self.valid
     }
 
-    /// The side of the square images in a batch, in pixels.
+    /// Returns the side of the square images in a batch, in pixels.
     pub fn size(&self) -> usize {
         self.size
     }
 
-    /// The number of images per batch.
+    /// Returns the number of images per batch.
     pub fn batch_size(&self) -> usize {
         self.batch_size
     }
 
-    /// The number of worker threads that prepare batches.
+    /// Returns the number of worker threads that prepare batches.
     pub fn num_workers(&self) -> usize {
         self.num_workers
     }
 
-    /// The seed of the split, the shuffling and the augmentations.
+    /// Returns the seed of the split, the shuffling and the augmentations.
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
-    /// The normalization statistics, if any.
+    /// Returns the normalization statistics, if any.
     pub fn stats(&self) -> Option<NormStats> {
         self.stats
     }
@@ -107,23 +107,23 @@ impl ImageDataBunch {
         self.stats = Some(stats);
     }
 
-    /// The training transforms.
+    /// Returns the training transforms.
     pub fn train_tfms(&self) -> &[Transform] {
         &self.train_tfms
     }
 
-    /// The validation transforms.
+    /// Returns the validation transforms.
     pub fn valid_tfms(&self) -> &[Transform] {
         &self.valid_tfms
     }
 
-    /// The number of training batches per epoch; the last partial batch is dropped, as fastai
+    /// Returns the number of training batches per epoch; the last partial batch is dropped, as fastai
     /// v1 does on the training set.
     pub fn num_train_batches(&self) -> usize {
         self.train.len() / self.batch_size
     }
 
-    /// The number of validation batches, the last one possibly partial.
+    /// Returns the number of validation batches, the last one possibly partial.
     pub fn num_valid_batches(&self) -> usize {
         self.valid.len().div_ceil(self.batch_size)
     }
@@ -142,7 +142,7 @@ impl ImageDataBunch {
         Ok(Tensor::from_data(TensorData::new(data, shape), device))
     }
 
-    /// The per-image pipeline of the training (`train = true`) or validation set.
+    /// Returns the per-image pipeline of the training (`train = true`) or validation set.
     pub(crate) fn pipeline(&self, train: bool) -> Pipeline {
         let tfms = if train {
             &self.train_tfms
@@ -170,7 +170,7 @@ pub(crate) struct Pipeline {
 impl Pipeline {
     /// Returns the `[3, size, size]` samples of the image at `path`, item `index` of `epoch`.
     ///
-    /// The augmentations are drawn from a generator seeded with `(seed, epoch, index)`, so the
+    /// Returns the augmentations are drawn from a generator seeded with `(seed, epoch, index)`, so the
     /// result does not depend on the thread that runs it.
     pub fn process(&self, path: &Path, epoch: u64, index: usize) -> Result<Vec<f32>, DataError> {
         let mut image = self.augment(path, epoch, index)?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// An error while scanning, decoding, transforming or batching images.
 ///
-/// Every variant that concerns a file or folder carries its path, so the message tells the
+/// Every variant that concerns a file or folder carries its path, so the message shows the
 /// user which one to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -16,7 +16,9 @@ pub enum DataError {
     },
 
     /// The `train` or `valid` subfolder does not exist.
-    #[error("{split} folder not found: {path} (set its name with `.{split}(name)` or use `.valid_pct(..)`)")]
+    #[error(
+        "{split} folder not found: {path} (set its name with `.{split}(name)` or use `.valid_pct(..)`)"
+    )]
     SplitFolderNotFound {
         /// `train` or `valid`.
         split: &'static str,
@@ -94,7 +96,7 @@ pub enum DataError {
     Write {
         /// The output file.
         path: PathBuf,
-        /// What went wrong.
+        /// The cause of the failure.
         message: String,
     },
 
@@ -112,7 +114,7 @@ pub enum DataError {
     InvalidConfig {
         /// The builder method, such as `valid_pct`.
         name: &'static str,
-        /// Why the value is rejected.
+        /// The reason the value is rejected.
         message: String,
     },
 

@@ -37,7 +37,7 @@ impl FloatImage {
     /// Converts back to 8-bit RGB, clamping to 0..1 and rounding.
     pub fn to_rgb(&self) -> RgbImage {
         crate::denormalize(&self.data, self.width, self.height, None)
-            .expect("a FloatImage holds exactly 3 * width * height samples")
+            .expect("a FloatImage contains exactly 3 * width * height samples")
     }
 
     /// Returns the sample of `channel` at row `y`, column `x`.

@@ -71,7 +71,7 @@ impl EpochPlan {
 /// The batches of one epoch, in order. Created by [`ImageDataBunch::train_batches`] and
 /// [`ImageDataBunch::valid_batches`].
 ///
-/// Worker threads decode and augment whole batches ahead of consumption; batch `k` is
+/// Worker threads decode and augment whole batches ahead of consumption. Batch `k` is
 /// prepared by worker `k mod n`, so the order and content do not depend on thread timing.
 /// Dropping the iterator stops the workers.
 pub struct BatchIter {
@@ -142,7 +142,7 @@ fn run_worker(
     for batch in (worker..plan.num_batches).step_by(num_workers) {
         let result = plan.build_batch(batch);
         if sender.send(result).is_err() {
-            // The iterator was dropped: nobody needs the remaining batches.
+            // The iterator was dropped, so the remaining batches are not needed.
             return;
         }
     }

@@ -69,7 +69,10 @@ pub(crate) fn scan_classes(dir: &Path) -> Result<Vec<ClassFolder>, DataError> {
                 files,
             });
         } else if is_image_file(&entry) {
-            log::warn!("ignoring {}: images must sit in a class subfolder", entry.display());
+            log::warn!(
+                "ignoring {}: images must sit in a class subfolder",
+                entry.display()
+            );
         }
     }
 

@@ -18,7 +18,7 @@ pub(crate) fn rng_for(seed: u64, stream: u64, a: u64, b: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(state)
 }
 
-/// The SplitMix64 finalizer: mixes the bits of `x` so that nearby inputs give unrelated seeds.
+/// Mixes the bits of `x` with the SplitMix64 finalizer so that nearby inputs give unrelated seeds.
 fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

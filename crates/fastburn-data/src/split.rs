@@ -4,9 +4,9 @@ use std::path::Path;
 
 use rand::seq::SliceRandom;
 
+use crate::DataError;
 use crate::scan::{ClassFolder, Item, scan_classes};
 use crate::seed::{MAX_ITEMS_STREAM, SPLIT_STREAM, rng_for};
-use crate::DataError;
 
 /// The class names and the items of both splits.
 pub(crate) struct Split {
@@ -20,7 +20,10 @@ pub(crate) struct Split {
 pub(crate) fn split_by_folder(train_dir: &Path, valid_dir: &Path) -> Result<Split, DataError> {
     let train_classes = scan_classes(train_dir)?;
     let valid_classes = scan_classes(valid_dir)?;
-    let classes: Vec<String> = train_classes.iter().map(|class| class.name.clone()).collect();
+    let classes: Vec<String> = train_classes
+        .iter()
+        .map(|class| class.name.clone())
+        .collect();
 
     let mut valid = Vec::new();
     for folder in valid_classes {
@@ -56,8 +59,10 @@ pub(crate) fn split_by_rand_pct(dir: &Path, valid_pct: f64, seed: u64) -> Result
         is_valid[index] = true;
     }
 
-    let (valid, train): (Vec<(usize, Item)>, Vec<(usize, Item)>) =
-        items.into_iter().enumerate().partition(|(index, _)| is_valid[*index]);
+    let (valid, train): (Vec<(usize, Item)>, Vec<(usize, Item)>) = items
+        .into_iter()
+        .enumerate()
+        .partition(|(index, _)| is_valid[*index]);
     Ok(Split {
         classes,
         train: train.into_iter().map(|(_, item)| item).collect(),
@@ -69,7 +74,13 @@ pub(crate) fn split_by_rand_pct(dir: &Path, valid_pct: f64, seed: u64) -> Result
 /// with `seed`, in their original order.
 ///
 /// Classes smaller than their share leave their unused share to the others.
-pub(crate) fn cap_items(items: Vec<Item>, max_items: usize, class_count: usize, seed: u64, split: u64) -> Vec<Item> {
+pub(crate) fn cap_items(
+    items: Vec<Item>,
+    max_items: usize,
+    class_count: usize,
+    seed: u64,
+    split: u64,
+) -> Vec<Item> {
     if items.len() <= max_items {
         return items;
     }
@@ -115,5 +126,8 @@ fn labelled_items(folders: Vec<ClassFolder>) -> Vec<Item> {
 }
 
 fn items_of(folder: ClassFolder, label: usize) -> impl Iterator<Item = Item> {
-    folder.files.into_iter().map(move |path| Item { path, label })
+    folder
+        .files
+        .into_iter()
+        .map(move |path| Item { path, label })
 }

@@ -94,10 +94,12 @@ pub fn denormalize_tensor(
 ) -> Result<RgbImage, DataError> {
     let [channels, height, width] = image.dims();
     let data = image.into_data().convert::<f32>();
-    let values = data.as_slice::<f32>().map_err(|error| DataError::InvalidConfig {
-        name: "denormalize_tensor",
-        message: format!("cannot read the tensor as f32: {error:?}"),
-    })?;
+    let values = data
+        .as_slice::<f32>()
+        .map_err(|error| DataError::InvalidConfig {
+            name: "denormalize_tensor",
+            message: format!("cannot read the tensor as f32: {error:?}"),
+        })?;
     if channels != 3 {
         return Err(DataError::InvalidConfig {
             name: "denormalize_tensor",

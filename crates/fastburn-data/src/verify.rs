@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use crate::scan::Item;
 use crate::{DataError, open_image, read_image_dimensions};
 
-/// How thoroughly [`crate::ImageDataBunchBuilder::build`] checks the image files.
+/// The level of checking that [`crate::ImageDataBunchBuilder::build`] applies to each image file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ImageCheck {
     /// Decode every image: catches truncated and corrupt pixel data too. Takes about as long as

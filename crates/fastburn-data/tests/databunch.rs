@@ -35,7 +35,11 @@ fn scan_classes_items_and_extensions() {
             label: 0
         }
     );
-    let dogs = data.valid_items().iter().filter(|item| item.label == 1).count();
+    let dogs = data
+        .valid_items()
+        .iter()
+        .filter(|item| item.label == 1)
+        .count();
     assert_eq!(dogs, 2);
 }
 
@@ -52,7 +56,10 @@ fn batch_shapes_targets_and_drop_last() {
     assert_eq!(data.num_train_batches(), 2);
     assert_eq!(data.num_valid_batches(), 2);
 
-    let train: Vec<_> = data.train_batches(0, &device()).map(Result::unwrap).collect();
+    let train: Vec<_> = data
+        .train_batches(0, &device())
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(train.len(), 2);
     let mut seen = Vec::new();
     for batch in train {
@@ -95,7 +102,10 @@ fn valid_batch_normalized_values() {
                 / IMAGENET_STATS.std[channel];
             let start = (position * 3 + channel) * plane;
             for value in &samples[start..start + plane] {
-                assert!((value - expected).abs() < 1e-4, "got {value}, expected {expected}");
+                assert!(
+                    (value - expected).abs() < 1e-4,
+                    "got {value}, expected {expected}"
+                );
             }
         }
     }
@@ -126,8 +136,16 @@ fn same_seed_same_batches_any_workers() {
     let serial = build(0, 5);
     let parallel = build(3, 5);
     assert_eq!(epoch(&serial, 0), epoch(&parallel, 0));
-    assert_ne!(epoch(&serial, 0), epoch(&serial, 1), "each epoch reshuffles");
-    assert_ne!(epoch(&serial, 0), epoch(&build(0, 6), 0), "the seed matters");
+    assert_ne!(
+        epoch(&serial, 0),
+        epoch(&serial, 1),
+        "each epoch reshuffles"
+    );
+    assert_ne!(
+        epoch(&serial, 0),
+        epoch(&build(0, 6), 0),
+        "the seed matters"
+    );
 }
 
 #[test]
@@ -163,7 +181,12 @@ fn valid_pct_random_split() {
     assert_eq!(data.classes(), ["a", "b"]);
     assert_eq!(data.valid_len(), 5);
     assert_eq!(data.train_len(), 15);
-    let mut all: Vec<_> = data.train_items().iter().chain(data.valid_items()).cloned().collect();
+    let mut all: Vec<_> = data
+        .train_items()
+        .iter()
+        .chain(data.valid_items())
+        .cloned()
+        .collect();
     all.sort_by(|a, b| a.path.cmp(&b.path));
     all.dedup();
     assert_eq!(all.len(), 20, "the split is a partition");
@@ -176,10 +199,17 @@ fn valid_pct_random_split() {
 fn max_items_balances_classes() {
     let root = tempfile::tempdir().unwrap();
     make_dataset(root.path(), &["a", "b"], &[("train", 6), ("valid", 3)]);
-    let data = ImageDataBunch::from_folder(root.path()).max_items(4).build().unwrap();
+    let data = ImageDataBunch::from_folder(root.path())
+        .max_items(4)
+        .build()
+        .unwrap();
     assert_eq!(data.train_len(), 4);
     assert_eq!(data.valid_len(), 4);
-    let label_b = data.train_items().iter().filter(|item| item.label == 1).count();
+    let label_b = data
+        .train_items()
+        .iter()
+        .filter(|item| item.label == 1)
+        .count();
     assert_eq!(label_b, 2);
 }
 
@@ -187,7 +217,10 @@ fn max_items_balances_classes() {
 fn prepare_image_matches_valid_batch() {
     let root = tempfile::tempdir().unwrap();
     make_dataset(root.path(), &["a"], &[("train", 1), ("valid", 1)]);
-    let mut data = ImageDataBunch::from_folder(root.path()).size(5).build().unwrap();
+    let mut data = ImageDataBunch::from_folder(root.path())
+        .size(5)
+        .build()
+        .unwrap();
     let stats = NormStats {
         mean: [0.5; 3],
         std: [0.25; 3],
@@ -206,7 +239,10 @@ fn prepare_image_matches_valid_batch() {
 fn show_batch_writes_png_grid() {
     let root = tempfile::tempdir().unwrap();
     make_dataset(root.path(), &["a", "b"], &[("train", 3), ("valid", 1)]);
-    let data = ImageDataBunch::from_folder(root.path()).size(32).build().unwrap();
+    let data = ImageDataBunch::from_folder(root.path())
+        .size(32)
+        .build()
+        .unwrap();
     let output = root.path().join("batch.png");
     data.show_batch(2, &output).unwrap();
 
@@ -214,7 +250,10 @@ fn show_batch_writes_png_grid() {
     // Two 32-pixel cells with captions, 4-pixel margins: 2 · 36 + 4 wide.
     assert_eq!(grid.width(), 76);
     assert!(grid.height() > 76);
-    let dark = grid.pixels().filter(|pixel| pixel.0.iter().all(|&c| c < 64)).count();
+    let dark = grid
+        .pixels()
+        .filter(|pixel| pixel.0.iter().all(|&c| c < 64))
+        .count();
     assert!(dark > 10, "captions are drawn in black");
     assert!(!root.path().join("batch.png.tmp").exists());
 }
@@ -230,8 +269,16 @@ fn rps_classes_counts_and_batches() {
     assert_eq!(data.train_len(), 840 * 3);
     assert_eq!(data.valid_len(), 124 * 3);
     for label in 0..3 {
-        let train = data.train_items().iter().filter(|item| item.label == label).count();
-        let valid = data.valid_items().iter().filter(|item| item.label == label).count();
+        let train = data
+            .train_items()
+            .iter()
+            .filter(|item| item.label == label)
+            .count();
+        let valid = data
+            .valid_items()
+            .iter()
+            .filter(|item| item.label == label)
+            .count();
         assert_eq!((train, valid), (840, 124), "class {label}");
     }
 
@@ -252,7 +299,11 @@ fn rps_classes_counts_and_batches() {
     for batch in [train, valid] {
         assert_eq!(batch.images.dims(), [6, 3, 64, 64]);
         let samples = values(batch.images);
-        assert!(samples.iter().all(|v| (lowest - 1e-4..=highest + 1e-4).contains(v)));
+        assert!(
+            samples
+                .iter()
+                .all(|v| (lowest - 1e-4..=highest + 1e-4).contains(v))
+        );
         let mean = samples.iter().sum::<f32>() / samples.len() as f32;
         // The hands sit on a white background, which normalizes to about 2.
         assert!(mean > 1.0, "normalized mean {mean}");

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use common::{make_dataset, write_solid_png};
-use fastburn_data::{DataError, ImageDataBunch, ImageCheck, MAX_IMAGE_PIXELS, open_image};
+use fastburn_data::{DataError, ImageCheck, ImageDataBunch, MAX_IMAGE_PIXELS, open_image};
 use image::{ImageFormat, Rgb, RgbImage};
 
 fn build(root: &Path) -> Result<ImageDataBunch, DataError> {
@@ -14,13 +14,15 @@ fn build(root: &Path) -> Result<ImageDataBunch, DataError> {
 }
 
 fn png_bytes(width: u32, height: u32) -> Vec<u8> {
-    let image = RgbImage::from_fn(width, height, |x, y| Rgb([(x * 7) as u8, (y * 13) as u8, 5]));
+    let image = RgbImage::from_fn(width, height, |x, y| {
+        Rgb([(x * 7) as u8, (y * 13) as u8, 5])
+    });
     let mut bytes = Cursor::new(Vec::new());
     image.write_to(&mut bytes, ImageFormat::Png).unwrap();
     bytes.into_inner()
 }
 
-/// A valid PNG whose header declares `width x height` pixels (with a correct checksum).
+/// Encodes a valid PNG whose header declares `width x height` pixels (with a correct checksum).
 fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = png_bytes(1, 1);
     // The IHDR chunk follows the 8-byte signature: length (4), type (4), width, height, ...
@@ -109,9 +111,18 @@ fn invalid_settings() {
     make_dataset(root.path(), &["a"], &[("train", 2), ("valid", 1)]);
     let cases = [
         (ImageDataBunch::from_folder(root.path()).size(0), "size"),
-        (ImageDataBunch::from_folder(root.path()).batch_size(0), "batch_size"),
-        (ImageDataBunch::from_folder(root.path()).valid_pct(1.5), "valid_pct"),
-        (ImageDataBunch::from_folder(root.path()).max_items(0), "max_items"),
+        (
+            ImageDataBunch::from_folder(root.path()).batch_size(0),
+            "batch_size",
+        ),
+        (
+            ImageDataBunch::from_folder(root.path()).valid_pct(1.5),
+            "valid_pct",
+        ),
+        (
+            ImageDataBunch::from_folder(root.path()).max_items(0),
+            "max_items",
+        ),
     ];
     for (builder, expected) in cases {
         match builder.build() {
@@ -167,7 +178,8 @@ fn open_image_bad_files() {
 /// Writes the four kinds of corrupt file into `dir`, returning their paths in sorted order.
 fn write_corrupt_files(dir: &Path) -> Vec<std::path::PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
-    let paths = ["a_empty.png", "b_truncated.png", "c_text.jpg", "d_huge.png"].map(|name| dir.join(name));
+    let paths =
+        ["a_empty.png", "b_truncated.png", "c_text.jpg", "d_huge.png"].map(|name| dir.join(name));
     std::fs::write(&paths[0], b"").unwrap();
     let bytes = png_bytes(64, 64);
     std::fs::write(&paths[1], &bytes[..bytes.len() / 2]).unwrap();
@@ -239,25 +251,42 @@ fn colour_types_become_rgb() {
     let root = tempfile::tempdir().unwrap();
 
     let rgba = root.path().join("rgba.png");
-    image::RgbaImage::from_pixel(3, 2, image::Rgba([10, 20, 30, 40])).save(&rgba).unwrap();
+    image::RgbaImage::from_pixel(3, 2, image::Rgba([10, 20, 30, 40]))
+        .save(&rgba)
+        .unwrap();
     assert_eq!(open_image(&rgba).unwrap().get_pixel(1, 1).0, [10, 20, 30]);
 
     let gray = root.path().join("gray.png");
-    image::GrayImage::from_pixel(3, 2, image::Luma([77])).save(&gray).unwrap();
+    image::GrayImage::from_pixel(3, 2, image::Luma([77]))
+        .save(&gray)
+        .unwrap();
     assert_eq!(open_image(&gray).unwrap().get_pixel(2, 0).0, [77, 77, 77]);
 
     let gray_alpha = root.path().join("gray_alpha.png");
-    image::GrayAlphaImage::from_pixel(3, 2, image::LumaA([99, 0])).save(&gray_alpha).unwrap();
-    assert_eq!(open_image(&gray_alpha).unwrap().get_pixel(0, 0).0, [99, 99, 99]);
+    image::GrayAlphaImage::from_pixel(3, 2, image::LumaA([99, 0]))
+        .save(&gray_alpha)
+        .unwrap();
+    assert_eq!(
+        open_image(&gray_alpha).unwrap().get_pixel(0, 0).0,
+        [99, 99, 99]
+    );
 
     let deep = root.path().join("deep.png");
     let pixel = image::Rgb([65535u16, 32896, 0]);
-    image::ImageBuffer::from_pixel(3, 2, pixel).save(&deep).unwrap();
+    image::ImageBuffer::from_pixel(3, 2, pixel)
+        .save(&deep)
+        .unwrap();
     assert_eq!(open_image(&deep).unwrap().get_pixel(0, 1).0, [255, 128, 0]);
 
     // GIF stores a palette; two colours fit it exactly.
     let gif = root.path().join("palette.gif");
-    let image = RgbImage::from_fn(4, 4, |x, _| if x < 2 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) });
+    let image = RgbImage::from_fn(4, 4, |x, _| {
+        if x < 2 {
+            Rgb([255, 0, 0])
+        } else {
+            Rgb([0, 0, 255])
+        }
+    });
     image.save(&gif).unwrap();
     let decoded = open_image(&gif).unwrap();
     assert_eq!(decoded.get_pixel(0, 0).0, [255, 0, 0]);

@@ -5,10 +5,12 @@ use fastburn_data::{FloatImage, GetTransformsConfig, Transform, apply_tfms, get_
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A `width x height` image of distinct pseudo-random samples.
+/// Builds a `width x height` image of distinct pseudo-random samples.
 fn random_image(width: usize, height: usize, seed: u64) -> FloatImage {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let data = (0..3 * width * height).map(|_| rng.random::<f32>()).collect();
+    let data = (0..3 * width * height)
+        .map(|_| rng.random::<f32>())
+        .collect();
     FloatImage {
         width,
         height,
@@ -28,7 +30,10 @@ fn assert_close(actual: f32, expected: f32, tolerance: f32, what: &str) {
 }
 
 fn assert_images_close(actual: &FloatImage, expected: &FloatImage, tolerance: f32) {
-    assert_eq!((actual.width, actual.height), (expected.width, expected.height));
+    assert_eq!(
+        (actual.width, actual.height),
+        (expected.width, expected.height)
+    );
     for (index, (a, e)) in actual.data.iter().zip(&expected.data).enumerate() {
         assert_close(*a, *e, tolerance, &format!("sample {index}"));
     }
@@ -91,11 +96,31 @@ fn zoom_two_magnifies_centre() {
     let input = random_image(5, 5, 6);
     let output = Transform::zoom((2.0, 2.0), 1.0).apply(&input, &mut rng());
     for channel in 0..3 {
-        assert_close(output.get(channel, 0, 0), input.get(channel, 1, 1), 1e-5, "corner");
-        assert_close(output.get(channel, 2, 2), input.get(channel, 2, 2), 1e-5, "centre");
-        assert_close(output.get(channel, 4, 4), input.get(channel, 3, 3), 1e-5, "corner");
+        assert_close(
+            output.get(channel, 0, 0),
+            input.get(channel, 1, 1),
+            1e-5,
+            "corner",
+        );
+        assert_close(
+            output.get(channel, 2, 2),
+            input.get(channel, 2, 2),
+            1e-5,
+            "centre",
+        );
+        assert_close(
+            output.get(channel, 4, 4),
+            input.get(channel, 3, 3),
+            1e-5,
+            "corner",
+        );
         let between = (input.get(channel, 1, 1) + input.get(channel, 1, 2)) / 2.0;
-        assert_close(output.get(channel, 0, 1), between, 1e-5, "bilinear midpoint");
+        assert_close(
+            output.get(channel, 0, 1),
+            between,
+            1e-5,
+            "bilinear midpoint",
+        );
     }
 }
 
@@ -105,8 +130,18 @@ fn zoom_out_reflects_border() {
     let input = random_image(5, 5, 7);
     let output = Transform::zoom((0.5, 0.5), 1.0).apply(&input, &mut rng());
     for channel in 0..3 {
-        assert_close(output.get(channel, 2, 0), input.get(channel, 2, 2), 1e-5, "reflected");
-        assert_close(output.get(channel, 2, 1), input.get(channel, 2, 0), 1e-5, "edge");
+        assert_close(
+            output.get(channel, 2, 0),
+            input.get(channel, 2, 2),
+            1e-5,
+            "reflected",
+        );
+        assert_close(
+            output.get(channel, 2, 1),
+            input.get(channel, 2, 0),
+            1e-5,
+            "edge",
+        );
     }
 }
 
@@ -146,7 +181,10 @@ fn symmetric_warp_changes_pixels() {
         .zip(&input.data)
         .filter(|(a, b)| (*a - *b).abs() > 1e-3)
         .count();
-    assert!(changed > input.data.len() / 2, "only {changed} samples changed");
+    assert!(
+        changed > input.data.len() / 2,
+        "only {changed} samples changed"
+    );
 }
 
 #[test]

@@ -118,11 +118,8 @@ impl Homography {
 fn solve_linear_system(mut rows: [[f64; 9]; 8]) -> Option<[f64; 8]> {
     const N: usize = 8;
     for column in 0..N {
-        let pivot = (column..N).max_by(|&a, &b| {
-            rows[a][column]
-                .abs()
-                .total_cmp(&rows[b][column].abs())
-        })?;
+        let pivot =
+            (column..N).max_by(|&a, &b| rows[a][column].abs().total_cmp(&rows[b][column].abs()))?;
         if rows[pivot][column].abs() < 1e-12 {
             return None;
         }

@@ -110,17 +110,17 @@ impl Transform {
         }
     }
 
-    /// A left-right flip with probability `p`.
+    /// Creates a left-right flip with probability `p`.
     pub fn flip_lr(p: f32) -> Self {
         Transform::FlipLr { p }
     }
 
-    /// A symmetric warp with corner offsets drawn from `magnitude`, with probability `p`.
+    /// Creates a symmetric warp with corner offsets drawn from `magnitude`, with probability `p`.
     pub fn symmetric_warp(magnitude: Range, p: f32) -> Self {
         Transform::SymmetricWarp { magnitude, p }
     }
 
-    /// A rotation by an angle in degrees drawn from `degrees`, with probability `p`.
+    /// Creates a rotation by an angle in degrees drawn from `degrees`, with probability `p`.
     pub fn rotate(degrees: Range, p: f32) -> Self {
         Transform::Rotate { degrees, p }
     }
@@ -136,7 +136,7 @@ impl Transform {
         }
     }
 
-    /// A zoom drawn from `scale` towards the image centre, with probability `p`.
+    /// Creates a zoom drawn from `scale` towards the image centre, with probability `p`.
     pub fn zoom(scale: Range, p: f32) -> Self {
         Transform::Zoom {
             scale,
@@ -146,12 +146,12 @@ impl Transform {
         }
     }
 
-    /// A brightness change drawn from `change`, with probability `p`.
+    /// Creates a brightness change drawn from `change`, with probability `p`.
     pub fn brightness(change: Range, p: f32) -> Self {
         Transform::Brightness { change, p }
     }
 
-    /// A contrast scale drawn log-uniformly from `scale`, with probability `p`.
+    /// Creates a contrast scale drawn log-uniformly from `scale`, with probability `p`.
     pub fn contrast(scale: Range, p: f32) -> Self {
         Transform::Contrast { scale, p }
     }

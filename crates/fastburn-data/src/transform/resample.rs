@@ -46,7 +46,7 @@ pub fn apply_tfms<S: PixelSource + ?Sized>(
     output
 }
 
-/// Where the output pixels lie in the resized image, before any other geometric transform.
+/// The position of the output pixels in the resized image, before any other geometric transform.
 struct OutputGrid {
     /// Size of the resized image, whose corners are at normalized coordinates ±1.
     resized_width: usize,

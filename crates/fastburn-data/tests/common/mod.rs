@@ -22,10 +22,12 @@ pub fn shared_dir() -> PathBuf {
 /// Writes a `width x height` PNG filled with `color`.
 pub fn write_solid_png(path: &Path, width: u32, height: u32, color: [u8; 3]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    RgbImage::from_pixel(width, height, Rgb(color)).save(path).unwrap();
+    RgbImage::from_pixel(width, height, Rgb(color))
+        .save(path)
+        .unwrap();
 }
 
-/// The colour of image `index` of class `label` in [`make_dataset`], unique per image.
+/// Returns the colour of image `index` of class `label` in [`make_dataset`], unique per image.
 pub fn dataset_color(label: usize, index: usize) -> [u8; 3] {
     [(label * 100 + 20) as u8, (index * 10) as u8, 200]
 }
@@ -45,10 +47,18 @@ pub fn make_dataset(root: &Path, classes: &[&str], layout: &[(&str, usize)]) {
 
 /// Reads a float tensor's values.
 pub fn values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Vec<f32> {
-    tensor.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap()
 }
 
 /// Reads an integer tensor's values.
 pub fn int_values(tensor: burn::tensor::Tensor<1, burn::tensor::Int>) -> Vec<i64> {
-    tensor.into_data().convert::<i64>().try_to_vec::<i64>().unwrap()
+    tensor
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .unwrap()
 }
