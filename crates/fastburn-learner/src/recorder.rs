@@ -25,6 +25,8 @@ pub struct Recorder {
     pub metric_names: Vec<String>,
     /// Wall-clock duration of each epoch, training and validation.
     pub epoch_times: Vec<Duration>,
+    /// Why training stopped early, when a callback stopped it.
+    pub stop_reason: Option<String>,
     epoch_start: Option<Instant>,
 }
 
@@ -83,6 +85,11 @@ impl Callback for Recorder {
         }
         let elapsed = self.epoch_start.map(|start| start.elapsed()).unwrap_or_default();
         self.epoch_times.push(elapsed);
+        Ok(())
+    }
+
+    fn on_train_end(&mut self, state: &mut TrainState) -> CallbackResult {
+        self.stop_reason = state.stop_reason.clone();
         Ok(())
     }
 }

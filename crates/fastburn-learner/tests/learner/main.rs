@@ -1,6 +1,7 @@
 //! Integration tests of the learner on a tiny CNN and in-memory data.
 
 mod common;
+mod callbacks;
 mod fit;
 mod freeze;
 mod schedule;
