@@ -7,7 +7,7 @@ use super::block::MbConvBlockConfig;
 use super::error::EfficientNetError;
 use super::model::EfficientNetLite;
 
-/// One stage of MBConv blocks: the rows of the EfficientNet-B0 table (Tan & Le, 2019, table 1).
+/// One stage of MBConv blocks, a row of the EfficientNet-B0 architecture table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StageArgs {
     /// Number of blocks in the stage.

@@ -1,6 +1,4 @@
-//! Errors of building and loading EfficientNet-Lite.
-
-use std::path::PathBuf;
+//! Errors of building EfficientNet-Lite.
 
 /// Error of an EfficientNet-Lite operation.
 #[derive(Debug, thiserror::Error)]
@@ -12,15 +10,6 @@ pub enum EfficientNetError {
         name: &'static str,
         /// Value received.
         value: f64,
-    },
-
-    /// A weight file could not be read or does not fit the network.
-    #[error("failed to load EfficientNet-Lite weights from {path}: {message}")]
-    Weights {
-        /// File being loaded.
-        path: PathBuf,
-        /// What went wrong, with the key or shape involved.
-        message: String,
     },
 }
 

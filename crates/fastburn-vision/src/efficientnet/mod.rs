@@ -8,6 +8,7 @@ mod block;
 mod config;
 mod drop_connect;
 mod error;
+mod load;
 mod model;
 
 pub use block::{MbConvBlock, MbConvBlockConfig};
@@ -17,4 +18,5 @@ pub use config::{
 };
 pub use drop_connect::{DropConnect, DropConnectConfig};
 pub use error::EfficientNetError;
+pub use load::LITE0_WEIGHTS_FILE;
 pub use model::EfficientNetLite;

@@ -10,7 +10,7 @@ use super::block::{MbConvBlock, batch_norm, pointwise_conv};
 use super::config::{EfficientNetLiteConfig, HEAD_CHANNELS, LITE0_STAGES, STEM_CHANNELS};
 use super::error::{EfficientNetError, check_probability};
 
-/// EfficientNet-Lite0 (Tan & Le, 2019; Lite variant by Google, 2020).
+/// EfficientNet-Lite0: EfficientNet-B0 with ReLU6 and without squeeze-and-excitation.
 ///
 /// Field names are the keys of the common PyTorch EfficientNet port (`_conv_stem`, `_bn0`,
 /// `_blocks.N.…`, `_conv_head`, `_bn1`, `_fc`), so its state dicts load without renaming.
@@ -29,7 +29,7 @@ pub struct EfficientNetLite {
     pub _bn1: BatchNorm,
     /// Dropout before the classifier, active in training only.
     pub dropout: Dropout,
-    /// ImageNet classifier on the pooled 1280 features; `None` for a body without classifier.
+    /// ImageNet classifier on the pooled 1280 features, or `None` for a body without classifier.
     pub _fc: Option<Linear>,
 }
 
