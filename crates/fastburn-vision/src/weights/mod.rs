@@ -12,6 +12,7 @@ mod error;
 pub mod pickle_scan;
 mod pytorch;
 mod report;
+mod resolve;
 mod safetensors;
 mod tensor_map;
 
@@ -20,6 +21,7 @@ use std::path::Path;
 pub use apply::{apply, pytorch_names};
 pub use error::WeightsError;
 pub use report::{LoadReport, ShapeMismatch};
+pub use resolve::{hub_checkpoints_dir, resolve_weights};
 pub use tensor_map::{TensorMap, WeightTensor};
 
 /// The container formats [`read_tensors`] recognises.
