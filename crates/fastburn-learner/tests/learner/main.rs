@@ -4,4 +4,5 @@ mod common;
 mod callbacks;
 mod fit;
 mod freeze;
+mod lr_find;
 mod schedule;
