@@ -17,3 +17,33 @@ fn fit_one_cycle_learns_colours() {
     assert!(after.valid_loss < before.valid_loss, "{} !< {}", after.valid_loss, before.valid_loss);
     assert_eq!(learner.recorder.metrics[3][0], after.metrics[0]);
 }
+
+#[test]
+fn get_preds_matches_validation() {
+    let mut learner = tiny_learner(16, 4);
+    learner.fit(1, Lr::Value(1e-2)).unwrap();
+    let preds = learner.get_preds().unwrap();
+    let results = learner.validate().unwrap();
+
+    assert_eq!(preds.probs.len(), 16);
+    assert_eq!(preds.losses.len(), 16);
+    let expected_targets: Vec<usize> = (0..16).map(|i| i % 2).collect();
+    assert_eq!(preds.targets, expected_targets);
+    for probs in &preds.probs {
+        assert_eq!(probs.len(), 2);
+        assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    let mean_loss = preds.losses.iter().map(|&l| l as f64).sum::<f64>() / 16.0;
+    assert!((mean_loss - results.valid_loss).abs() < 1e-5);
+    // The loss of each item is -ln of its target's probability.
+    let item0 = -(preds.probs[0][preds.targets[0]] as f64).ln();
+    assert!((item0 - preds.losses[0] as f64).abs() < 1e-4);
+    let hits = preds
+        .probs
+        .iter()
+        .zip(&preds.targets)
+        .filter(|(probs, target)| (probs[1] > probs[0]) as usize == **target)
+        .count();
+    assert!((hits as f64 / 16.0 - results.metrics[0]).abs() < 1e-9);
+}

@@ -5,4 +5,5 @@ mod callbacks;
 mod fit;
 mod freeze;
 mod lr_find;
+mod save;
 mod schedule;
