@@ -6,9 +6,10 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::arch::Arch;
+use crate::efficientnet::{EfficientNetError, EfficientNetLite, EfficientNetLiteConfig};
 use crate::head::{Head, HeadConfig, HeadConfigError};
 use crate::layer_groups::LayerGroup;
-use crate::resnet::{ResNetBody, resnet_tensors};
+use crate::resnet::{ResNetBody, ResNetConfig, resnet_tensors};
 use crate::weights::{WeightsError, apply};
 
 /// The backbone cut before average pooling. An enum so other architectures can be added
@@ -17,6 +18,8 @@ use crate::weights::{WeightsError, apply};
 pub enum Body {
     /// A torchvision ResNet body.
     ResNet(ResNetBody),
+    /// EfficientNet-Lite0 without its classifier `_fc`.
+    EfficientNetLite(EfficientNetLite),
 }
 
 impl Body {
@@ -24,6 +27,7 @@ impl Body {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
         match self {
             Body::ResNet(body) => body.forward(images),
+            Body::EfficientNetLite(body) => body.forward_features(images),
         }
     }
 }
@@ -47,6 +51,9 @@ pub enum VisionError {
     /// The head configuration is invalid.
     #[error(transparent)]
     Head(#[from] HeadConfigError),
+    /// The EfficientNet configuration is invalid.
+    #[error(transparent)]
+    EfficientNet(#[from] EfficientNetError),
 }
 
 impl CnnModel {
@@ -56,7 +63,8 @@ impl CnnModel {
     }
 
     /// fastai's split of a ResNet: the body up to `layer2`, `layer3` and `layer4`, then the
-    /// head. Every trainable parameter is in exactly one group.
+    /// head. An EfficientNet-Lite body splits in the middle of its MBConv blocks instead.
+    /// Every trainable parameter is in exactly one group.
     pub fn layer_groups(&self) -> Vec<LayerGroup> {
         let mut groups = match &self.body {
             Body::ResNet(body) => {
@@ -71,6 +79,7 @@ impl CnnModel {
                 late.add(&body.layer4);
                 vec![early, late]
             }
+            Body::EfficientNetLite(body) => body.layer_groups().into(),
         };
 
         let mut head = LayerGroup::new("head");
@@ -81,7 +90,7 @@ impl CnnModel {
 }
 
 /// Builds `arch`'s body, loads its weights from `pretrained` (dropping the ImageNet
-/// classifier `fc`) and adds a fresh head for `n_classes`, as fastai's `cnn_learner` does.
+/// classifier) and adds a fresh head for `n_classes`, as fastai's `cnn_learner` does.
 ///
 /// `head`'s `nf` and `n_classes` are replaced by the values the body and `n_classes`
 /// require. Without `pretrained`, the body keeps torchvision's random initialisation.
@@ -92,16 +101,13 @@ pub fn create_cnn(
     head: &HeadConfig,
     device: &Device,
 ) -> Result<CnnModel, VisionError> {
-    let config = arch.resnet_config();
-    let mut body = config.init(device).into_body();
+    // `resnet_config` is `None` only for EfficientNet-Lite0.
+    let body = match arch.resnet_config() {
+        Some(config) => Body::ResNet(resnet_body(&config, pretrained, device)?),
+        None => Body::EfficientNetLite(efficientnet_lite0_body(pretrained, device)?),
+    };
 
-    if let Some(path) = pretrained {
-        let mut tensors = resnet_tensors(path, &config)?;
-        tensors.retain(|name| !name.starts_with("fc."));
-        body = apply(body, &tensors, &path.display().to_string())?;
-    }
-
-    let pooled = if head.concat_pool { 2 } else { 1 } * config.body_channels();
+    let pooled = if head.concat_pool { 2 } else { 1 } * arch.body_channels();
     let head = HeadConfig {
         nf: pooled,
         n_classes,
@@ -109,8 +115,38 @@ pub fn create_cnn(
     }
     .init(device)?;
 
-    Ok(CnnModel {
-        body: Body::ResNet(body),
-        head,
-    })
+    Ok(CnnModel { body, head })
+}
+
+/// Builds a ResNet body, loading `pretrained` without its ImageNet classifier `fc`.
+fn resnet_body(
+    config: &ResNetConfig,
+    pretrained: Option<&Path>,
+    device: &Device,
+) -> Result<ResNetBody, VisionError> {
+    let mut body = config.init(device).into_body();
+
+    if let Some(path) = pretrained {
+        let mut tensors = resnet_tensors(path, config)?;
+        tensors.retain(|name| !name.starts_with("fc."));
+        body = apply(body, &tensors, &path.display().to_string())?;
+    }
+
+    Ok(body)
+}
+
+/// Builds an EfficientNet-Lite0 body, loading `pretrained` without its classifier `_fc`.
+fn efficientnet_lite0_body(
+    pretrained: Option<&Path>,
+    device: &Device,
+) -> Result<EfficientNetLite, VisionError> {
+    let mut body = EfficientNetLiteConfig::new()
+        .with_num_classes(None)
+        .init(device)?;
+
+    if let Some(path) = pretrained {
+        body = body.load_file(path)?;
+    }
+
+    Ok(body)
 }

@@ -136,7 +136,9 @@ fn create_cnn_loads_body_weights() {
     .unwrap();
     let file = read_tensors(&path).unwrap();
 
-    let Body::ResNet(body) = &model.body;
+    let Body::ResNet(body) = &model.body else {
+        panic!("ResNet34 builds a ResNet body");
+    };
     let loaded = body.layer4[2].clone();
     let fastburn_vision::resnet::Block::Basic(block) = loaded else {
         panic!("ResNet34 has basic blocks");

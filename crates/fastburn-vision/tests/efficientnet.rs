@@ -110,7 +110,8 @@ fn forward_shapes_round_up() {
         .init(&device)
         .unwrap();
 
-    // "SAME" padding gives ceil(size / stride) at each stride-2 step: 65 -> 33 -> 17 -> 9 -> 5 -> 3.
+    // "SAME" padding gives ceil(size / stride) at each stride-2 step:
+    // 65 -> 33 -> 17 -> 9 -> 5 -> 3.
     let input = Tensor::<4>::ones([2, 3, 65, 64], &device);
     assert_eq!(
         model.forward_features(input.clone()).dims(),
@@ -266,4 +267,69 @@ fn invalid_rates_rejected() {
     ));
 
     assert!(DropConnectConfig::new(f64::NAN).init().is_err());
+}
+
+/// Collects the ids of every trainable tensor: all float parameters but batch-norm running
+/// statistics, which the forward pass updates instead of the optimizer.
+#[derive(Default)]
+struct TrainableIds {
+    fields: Vec<String>,
+    ids: Vec<burn::module::ParamId>,
+}
+
+impl burn::module::ModuleVisitor for TrainableIds {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.fields.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.fields.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let field = self.fields.last().map(String::as_str).unwrap_or("");
+        if !field.starts_with("running_") {
+            self.ids.push(param.id);
+        }
+    }
+}
+
+fn trainable_ids<M: Module>(module: &M) -> Vec<burn::module::ParamId> {
+    let mut visitor = TrainableIds::default();
+    module.visit(&mut visitor);
+    visitor.ids
+}
+
+#[test]
+fn layer_groups_split_blocks_in_half() {
+    let device = Device::flex();
+
+    for num_classes in [Some(1000), None] {
+        let model = EfficientNetLiteConfig::new()
+            .with_num_classes(num_classes)
+            .init(&device)
+            .unwrap();
+        let [early, late] = model.layer_groups();
+
+        // Stem conv and BN (3), block 0 (2 convs, 2 BNs: 6), blocks 1..=7 (3 convs, 3 BNs: 9 each).
+        assert_eq!(early.params.len(), 3 + 6 + 7 * 9);
+        assert_eq!(early.batch_norm_params.len(), 2 + 4 + 7 * 6);
+        assert!(early.name.contains("stem"), "{}", early.name);
+
+        // Blocks 8..=15 (9 each), head conv and BN (3), classifier weight and bias (2).
+        let classifier = if num_classes.is_some() { 2 } else { 0 };
+        assert_eq!(late.params.len(), 8 * 9 + 3 + classifier);
+        assert_eq!(late.batch_norm_params.len(), 8 * 6 + 2);
+        assert!(late.name.contains("head conv"), "{}", late.name);
+
+        // Together the groups are every trainable tensor, each once.
+        let mut grouped: Vec<_> = early.params.iter().chain(&late.params).copied().collect();
+        let mut all = trainable_ids(&model);
+        grouped.sort_by_key(|id| id.val());
+        all.sort_by_key(|id| id.val());
+        let before_dedup = grouped.len();
+        grouped.dedup();
+        assert_eq!(grouped.len(), before_dedup, "a parameter is in both groups");
+        assert_eq!(grouped, all);
+    }
 }

@@ -22,7 +22,8 @@ pub struct MbConvBlockConfig {
     pub kernel_size: usize,
     /// Stride of the depthwise convolution.
     pub stride: usize,
-    /// Ratio of the expanded channels to `input_channels`. A ratio of 1 means no expansion convolution.
+    /// Ratio of the expanded channels to `input_channels`. A ratio of 1 means no expansion
+    /// convolution.
     pub expand_ratio: usize,
     /// Probability of dropping the residual branch of a sample in training.
     #[config(default = 0.0)]

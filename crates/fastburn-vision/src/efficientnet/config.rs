@@ -24,7 +24,8 @@ pub struct StageArgs {
     pub output_channels: usize,
 }
 
-/// The seven stages of EfficientNet-B0, which Lite0 keeps unchanged (width and depth multipliers 1.0).
+/// The seven stages of EfficientNet-B0, which Lite0 keeps unchanged (width and depth
+/// multipliers 1.0).
 pub const LITE0_STAGES: [StageArgs; 7] = [
     stage(1, 3, 1, 1, 32, 16),
     stage(2, 3, 2, 6, 16, 24),
@@ -86,7 +87,8 @@ pub struct EfficientNetLiteConfig {
 }
 
 impl EfficientNetLiteConfig {
-    /// Lists the configuration of every MBConv block in order, with the per-block drop-connect rate.
+    /// Lists the configuration of every MBConv block in order, with the per-block drop-connect
+    /// rate.
     pub fn block_configs(&self) -> Vec<MbConvBlockConfig> {
         let total: usize = LITE0_STAGES.iter().map(|stage| stage.repeats).sum();
         let mut blocks = Vec::with_capacity(total);

@@ -4,6 +4,7 @@
 //! checkpoints: TensorFlow "SAME" padding, batch-norm epsilon 1e-3, ReLU6 and no
 //! squeeze-and-excitation.
 
+mod backbone;
 mod block;
 mod config;
 mod drop_connect;
@@ -11,6 +12,7 @@ mod error;
 mod load;
 mod model;
 
+pub use backbone::LITE0_NORM_STATS;
 pub use block::{MbConvBlock, MbConvBlockConfig};
 pub use config::{
     BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, EfficientNetLiteConfig, HEAD_CHANNELS, LITE0_STAGES,
