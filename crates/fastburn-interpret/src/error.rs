@@ -62,6 +62,24 @@ pub enum InterpretError {
         loss: f32,
     },
 
+    /// The learner failed to predict on the validation set.
+    #[error("failed to compute validation predictions: {0}")]
+    Learner(#[from] fastburn_learner::LearnerError),
+
+    /// A prediction's target differs from the label of the item at the same position, so items
+    /// and predictions are not in the same order.
+    #[error("validation item {index} ({path}) has label {label} but its prediction has target {target}: the data set must list its validation items in batch order")]
+    TargetMismatch {
+        /// Position of the item in the validation set.
+        index: usize,
+        /// File of the item.
+        path: PathBuf,
+        /// Class index of the item in the data set.
+        label: usize,
+        /// Class index that came with the prediction.
+        target: usize,
+    },
+
     /// A plot was requested with nothing to show.
     #[error("nothing to plot: {reason}")]
     NothingToPlot {

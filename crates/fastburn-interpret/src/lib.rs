@@ -21,11 +21,13 @@
 mod colormap;
 mod confusion_plot;
 mod error;
+mod from_learner;
 mod interpretation;
 mod png;
 mod text;
 mod top_losses_plot;
 
 pub use error::InterpretError;
+pub use from_learner::ValidItems;
 pub use interpretation::{ClassificationInterpretation, TopLoss};
 pub use top_losses_plot::{MAX_TOP_LOSSES_IMAGES, TOP_LOSSES_TILE_SIZE};
