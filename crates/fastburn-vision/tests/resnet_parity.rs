@@ -16,7 +16,7 @@ fn resnet10() -> ResNetConfig {
     ResNetConfig::new(BlockKind::Basic, [1, 1, 1, 1])
 }
 
-/// The largest absolute difference divided by the largest absolute expected value.
+/// Returns the largest absolute difference divided by the largest absolute expected value.
 fn relative_error(actual: &[f32], expected: &[f32]) -> f32 {
     assert_eq!(actual.len(), expected.len());
     let max_diff = actual

@@ -2,10 +2,14 @@
 //!
 //! Initializer names cannot be trusted: exporters that fold batch norm into the
 //! convolutions name them `onnx::Conv_345`. The graph structure is fixed by the network,
-//! though: a stem convolution, then one `Add` per residual block whose inputs trace back,
-//! through Conv / BatchNormalization / Relu nodes, to the block's input; the branch with
-//! more convolutions is the main path, the other the (possibly empty) downsample path.
+//! though. It has a stem convolution, then one `Add` per residual block. Each input of an
+//! `Add` traces back to the block's input through Conv, BatchNormalization and Relu nodes.
+//! The branch with more convolutions is the main path, and the other is the downsample
+//! path, which may be empty.
 //! Blocks are assigned to `layer1..layer4` in graph order using the config's block counts.
+//!
+//! NOTE: convolution strides and pads are not compared with the model's; a graph with the
+//! right kernels and block counts but different strides would load without an error.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -132,7 +136,7 @@ impl<'a> Mapper<'a> {
         &self.graph.nodes[index]
     }
 
-    /// The first node of type `op` that reads `tensor`.
+    /// Returns the first node of type `op` that reads `tensor`.
     fn consumer(&self, tensor: &str, op: &str) -> Option<usize> {
         self.consumers
             .get(tensor)?
@@ -141,7 +145,7 @@ impl<'a> Mapper<'a> {
             .find(|index| self.node(*index).op_type == op)
     }
 
-    /// The stem convolution and the output of the max pooling after it.
+    /// Returns the stem convolution and the output of the max pooling after it.
     fn stem(&self) -> Result<(usize, &'a str), String> {
         let conv = self
             .graph
@@ -163,7 +167,7 @@ impl<'a> Mapper<'a> {
         Ok((conv, output.as_str()))
     }
 
-    /// Every residual block in graph order, starting from the stem's output.
+    /// Finds every residual block in graph order, starting from the stem's output.
     fn blocks(&self, mut block_input: &'a str, kind: BlockKind) -> Result<Vec<BlockNodes>, String> {
         let main_convs = match kind {
             BlockKind::Basic => 2,
@@ -219,7 +223,7 @@ impl<'a> Mapper<'a> {
         Ok(blocks)
     }
 
-    /// The convolutions between `block_input` and `tensor`, in forward order.
+    /// Returns the convolutions between `block_input` and `tensor`, in forward order.
     fn trace(&self, tensor: &str, block_input: &str) -> Result<Vec<usize>, String> {
         let mut convs = Vec::new();
         let mut current = tensor;

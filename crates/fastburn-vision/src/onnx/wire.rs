@@ -18,7 +18,7 @@ pub enum Field<'a> {
 }
 
 impl Field<'_> {
-    /// The field number.
+    /// Returns the field number.
     pub fn number(&self) -> u32 {
         match self {
             Field::Varint(n, _) | Field::Fixed64(n) | Field::Bytes(n, _) | Field::Fixed32(n, _) => {

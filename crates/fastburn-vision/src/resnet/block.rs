@@ -133,7 +133,7 @@ fn downsample(
     })
 }
 
-/// A bias-free convolution with "same"-style padding `kernel / 2`, initialised as
+/// Creates a bias-free convolution with "same"-style padding `kernel / 2`, initialised as
 /// torchvision does (Kaiming normal, fan-out, ReLU gain).
 pub(crate) fn conv(
     in_channels: usize,
@@ -154,7 +154,7 @@ pub(crate) fn conv(
         .init(device)
 }
 
-/// A batch norm with PyTorch's defaults: epsilon 1e-5, momentum 0.1. Burn 0.22.1 updates
+/// Creates a batch norm with PyTorch's defaults: epsilon 1e-5, momentum 0.1. Burn 0.22.1 updates
 /// running statistics as `(1 - momentum) * running + momentum * batch`, PyTorch's convention.
 // NOTE: Burn 0.22.1 feeds the biased batch variance into `running_var` where PyTorch uses
 // the unbiased one, a factor n / (n - 1) with n = batch * height * width per channel,

@@ -82,7 +82,7 @@ impl<'a> Applier<'a> {
         self.report
     }
 
-    /// The PyTorch name of the parameter being visited, and whether the parent module is
+    /// Returns the PyTorch name of the parameter being visited, and whether the parent module is
     /// a `Linear` (whose weight PyTorch stores transposed).
     fn current_name(&self) -> (String, bool) {
         let parent = self.containers.last().map(String::as_str).unwrap_or("");
@@ -98,6 +98,8 @@ impl<'a> Applier<'a> {
             }
         }
 
+        // NOTE: this assumes Burn's default `LinearLayout::Row`; a `Col` linear already
+        // stores `[out, in]` and would be transposed twice.
         let is_linear_weight =
             parent == "Struct:Linear" && self.path.last().is_some_and(|l| l == "weight");
         (segments.join("."), is_linear_weight)

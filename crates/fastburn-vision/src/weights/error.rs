@@ -25,7 +25,7 @@ pub enum WeightsError {
         path: PathBuf,
     },
 
-    /// The file is none of the formats read here.
+    /// The file is not in any format this crate reads.
     #[error(
         "{path} is not a weight file: expected a PyTorch .pth/.pt (zip or legacy pickle), \
          safetensors or ONNX file"
@@ -40,7 +40,7 @@ pub enum WeightsError {
     Unsupported {
         /// The file.
         path: PathBuf,
-        /// What is unsupported and what to do instead.
+        /// The unsupported feature and what to do instead.
         reason: String,
     },
 
@@ -49,7 +49,7 @@ pub enum WeightsError {
     InvalidPytorch {
         /// The file.
         path: PathBuf,
-        /// What the reader found wrong.
+        /// The reader's description of the problem.
         message: String,
     },
 
@@ -74,7 +74,7 @@ pub enum WeightsError {
         path: PathBuf,
         /// Byte offset of the offending opcode within the pickle.
         offset: usize,
-        /// What is wrong.
+        /// The problem found.
         message: String,
     },
 
@@ -92,7 +92,7 @@ pub enum WeightsError {
     InvalidOnnx {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
+        /// The problem found.
         message: String,
     },
 
@@ -124,20 +124,11 @@ pub enum WeightsError {
     NotFound {
         /// torchvision's file name for the weights.
         file_name: String,
-        /// Where the weights can be downloaded.
+        /// The download address.
         url: String,
         /// The PyTorch hub checkpoint directory, where the file is looked up.
         hub_dir: PathBuf,
         /// The places searched, comma-separated.
         searched: String,
-    },
-
-    /// Downloading weights failed (feature `network`).
-    #[error("failed to download {url}: {message}")]
-    Download {
-        /// The address.
-        url: String,
-        /// What failed.
-        message: String,
     },
 }

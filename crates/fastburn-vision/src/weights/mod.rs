@@ -97,7 +97,8 @@ pub fn detect_format(path: &Path, bytes: &[u8]) -> Result<WeightFormat, WeightsE
     })
 }
 
-/// A safetensors file starts with a little-endian `u64` header length, then a JSON object.
+/// Returns whether `bytes` starts as a safetensors file does: a little-endian `u64` header
+/// length, then a JSON object.
 fn is_safetensors(bytes: &[u8]) -> bool {
     let Some(length) = bytes.get(..8) else {
         return false;

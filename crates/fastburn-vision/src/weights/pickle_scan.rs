@@ -21,7 +21,7 @@ pub enum ScanError {
     Invalid {
         /// Offset of the opcode.
         offset: usize,
-        /// What is wrong.
+        /// The problem found.
         message: String,
     },
 }
@@ -78,7 +78,7 @@ fn is_torch_dtype(name: &str) -> bool {
     )
 }
 
-/// What the scan knows about a stack entry: a string (a candidate module or name for
+/// The scan's model of a stack entry: a string (a candidate module or name for
 /// `STACK_GLOBAL`), a `MARK`, or anything else.
 #[derive(Debug, Clone, PartialEq)]
 enum Item {

@@ -30,7 +30,7 @@ pub(crate) fn read_legacy(path: &Path, bytes: &[u8]) -> Result<TensorMap, Weight
         let end = scan_pickle(&bytes[start..]).map_err(|err| scan_error(path, start, err))?;
         start += end;
 
-        // A plain pickle holds one object and then ends; a legacy stream goes on.
+        // A plain pickle contains one object and then ends, but a legacy stream continues.
         if bytes.get(start) != Some(&0x80) {
             break;
         }

@@ -1,4 +1,4 @@
-//! What did not match when tensors were applied to a module.
+//! The report of keys that did not match when tensors were applied to a module.
 
 use std::fmt;
 
