@@ -78,7 +78,7 @@ pub struct TrainState {
     pub skip_validate: bool,
     /// Set at `loss_computed` to skip the backward pass and the optimizer step of this batch.
     pub skip_backward: bool,
-    /// Why training stopped early, when a callback stopped it.
+    /// The reason training stopped early, when a callback stopped it.
     pub stop_reason: Option<String>,
     pub(crate) requests: Vec<LearnerRequest>,
 }

@@ -27,6 +27,7 @@ pub struct Learner<M: LearnerModel, D: LearnerData> {
     pub(crate) layer_groups: Vec<LayerGroup>,
     pub(crate) n_frozen: usize,
     pub(crate) path: PathBuf,
+    pub(crate) cnn_info: Option<crate::cnn::CnnInfo>,
     /// History of the last `fit` (fastai's `learn.recorder`).
     pub recorder: Recorder,
     /// Callbacks that take part in every `fit`, after the recorder.
@@ -75,13 +76,14 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
             layer_groups,
             n_frozen: 0,
             path: PathBuf::from("."),
+            cnn_info: None,
             recorder: Recorder::default(),
             callbacks: Vec::new(),
             show_progress: true,
         })
     }
 
-    /// A learner with cross-entropy loss, fastai's default for single-label classification.
+    /// Builds a learner with cross-entropy loss, fastai's default for single-label classification.
     pub fn with_cross_entropy(
         data: D,
         model: M,
@@ -90,7 +92,7 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         Self::new(data, model, CrossEntropyLoss, metrics)
     }
 
-    /// Replaces the optimizer's hyper-parameters and forgets its state.
+    /// Replaces the optimizer's hyper-parameters and resets its state.
     pub fn with_opt_config(mut self, config: AdamConfig) -> Self {
         self.opt = Adam::new(&config, self.layer_groups.len(), group_index(&self.layer_groups));
         self.opt_config = config;
@@ -103,17 +105,17 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         self
     }
 
-    /// The data set.
+    /// Returns the data set.
     pub fn data(&self) -> &D {
         &self.data
     }
 
-    /// The model, on the autodiff device, in training mode.
+    /// Returns the model, on the autodiff device, in training mode.
     pub fn model(&self) -> &M {
         &self.model
     }
 
-    /// The device the model and batches live on, without autodiff.
+    /// Returns the device the model and batches live on, without autodiff.
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -123,12 +125,12 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         &self.opt
     }
 
-    /// The layer groups, as the model reported them.
+    /// Returns the layer groups, as the model reported them.
     pub fn layer_groups(&self) -> &[LayerGroup] {
         &self.layer_groups
     }
 
-    /// The folder `save` and `load` work under.
+    /// Returns the folder `save` and `load` work under.
     pub fn path(&self) -> &Path {
         &self.path
     }

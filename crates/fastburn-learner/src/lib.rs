@@ -5,8 +5,10 @@
 
 mod callback;
 pub mod callbacks;
+mod cnn;
 mod data;
 mod error;
+mod export;
 mod fit;
 mod grads;
 mod io;
@@ -28,8 +30,10 @@ pub mod schedule;
 mod validate;
 
 pub use callback::{Callback, CallbackResult, EpochMetrics, LearnerRequest, TrainState};
+pub use cnn::{CnnLearner, cnn_learner};
 pub use data::{BatchIter, DataBatch, DataSourceError, LearnerData};
 pub use error::LearnerError;
+pub use export::{InferenceLearner, Prediction, load_learner};
 pub use grads::ParamGrads;
 pub use learner::Learner;
 pub use loss::{CrossEntropyLoss, Loss};

@@ -39,7 +39,7 @@ pub struct LRFinder {
 }
 
 impl LRFinder {
-    /// A finder from `start` to `end` (per layer group) over `num_it` batches.
+    /// Builds a finder from `start` to `end` (per layer group) over `num_it` batches.
     pub fn new(start: Vec<f64>, end: Vec<f64>, num_it: usize, stop_div: bool) -> Self {
         Self {
             sched: Scheduler::new(start, end, num_it, Annealing::Exp),
@@ -77,7 +77,7 @@ impl Callback for LRFinder {
     }
 }
 
-/// The learning rate at the steepest descent of the loss: the minimum of numpy's `gradient`
+/// Returns the learning rate at the steepest descent of the loss: the minimum of numpy's `gradient`
 /// of `losses` (central differences, one-sided at the ends). `None` with fewer than 2 points.
 pub fn steepest_descent_lr(lrs: &[f64], losses: &[f64]) -> Option<f64> {
     let n = lrs.len().min(losses.len());

@@ -133,7 +133,7 @@ impl LinePlot<'_> {
     }
 }
 
-/// The range of `values` widened by 5% on each side (and to a unit width when flat).
+/// Returns the range of `values` widened by 5% on each side (and to a unit width when flat).
 fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let width = max - min;

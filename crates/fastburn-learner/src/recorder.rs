@@ -6,7 +6,7 @@ use crate::{Callback, CallbackResult, TrainState};
 
 /// Records hyper-parameters and losses per batch and validation results per epoch.
 ///
-/// It is reset at the start of every `fit`, so after `lr_find` it holds the finder's run.
+/// It is reset at the start of every `fit`, so after `lr_find` it contains the finder's run.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
     /// Learning rate of each layer group at each training batch.
@@ -25,13 +25,13 @@ pub struct Recorder {
     pub metric_names: Vec<String>,
     /// Wall-clock duration of each epoch, training and validation.
     pub epoch_times: Vec<Duration>,
-    /// Why training stopped early, when a callback stopped it.
+    /// The reason training stopped early, when a callback stopped it.
     pub stop_reason: Option<String>,
     epoch_start: Option<Instant>,
 }
 
 impl Recorder {
-    /// The learning rate of the last layer group at each batch, what fastai plots.
+    /// Returns the learning rate of the last layer group at each batch, what fastai plots.
     pub fn last_group_lrs(&self) -> Vec<f64> {
         self.lrs
             .iter()
@@ -39,7 +39,7 @@ impl Recorder {
             .collect()
     }
 
-    /// The momentum of the last layer group at each batch.
+    /// Returns the momentum of the last layer group at each batch.
     pub fn last_group_moms(&self) -> Vec<f64> {
         self.moms
             .iter()

@@ -20,7 +20,7 @@ fn split_list(values: &[f64], skip_start: usize, skip_end: usize) -> &[f64] {
 }
 
 impl Recorder {
-    /// The suggested learning rate after `lr_find`: where the smoothed loss falls fastest,
+    /// Returns the suggested learning rate after `lr_find`: where the smoothed loss falls fastest,
     /// ignoring the first `skip_start` and last `skip_end` batches (fastai uses 10 and 5).
     /// `None` when fewer than two points remain.
     pub fn suggestion(&self, skip_start: usize, skip_end: usize) -> Option<f64> {

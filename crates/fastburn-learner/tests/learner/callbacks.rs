@@ -8,7 +8,7 @@ use fastburn_learner::{Callback, CallbackResult, Lr, ParamGrads, TrainState};
 
 use crate::common::{tiny_learner, values};
 
-/// Appends the name of every event it sees to a shared log.
+/// Appends the name of every event it receives to a shared log.
 struct EventLog(Rc<RefCell<Vec<String>>>);
 
 impl EventLog {
@@ -123,7 +123,7 @@ fn learner_data_poison(learner: &mut fastburn_learner::Learner<crate::common::Ti
     learner.show_progress = false;
 }
 
-/// Records the global gradient norm each callback after clipping sees.
+/// Records the global gradient norm that a callback after clipping receives.
 struct NormLog(Rc<RefCell<Vec<f64>>>);
 
 impl Callback for NormLog {

@@ -74,7 +74,8 @@ fn suggestion_lies_in_tried_range() {
     let path = folder.path().join("lr_find.png");
     let suggestion = learner.recorder.plot(&path, 10, 5).unwrap().unwrap();
 
-    assert!(suggestion >= lrs[10] && suggestion <= lrs[lrs.len() - 6], "{suggestion}");
+    assert!(suggestion >= lrs[10], "{suggestion} is below the plotted range");
+    assert!(suggestion <= lrs[lrs.len() - 6], "{suggestion} is above the plotted range");
     assert_eq!(learner.recorder.suggestion(10, 5), Some(suggestion));
     assert_png(&path);
 }
