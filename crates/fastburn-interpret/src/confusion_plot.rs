@@ -240,6 +240,19 @@ mod tests {
     }
 
     #[test]
+    fn png_has_layout_size() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("confusion_matrix.png");
+        let interpretation = sample();
+        interpretation.plot_confusion_matrix(&path).unwrap();
+
+        let decoded = image::open(&path).unwrap().to_rgb8();
+        let (canvas, layout) = interpretation.render_confusion_matrix();
+        assert_eq!((decoded.width(), decoded.height()), (layout.width, layout.height));
+        assert_eq!(decoded, canvas);
+    }
+
+    #[test]
     fn picture_holds_grid_and_labels() {
         let (canvas, layout) = sample().render_confusion_matrix();
         assert_eq!((canvas.width(), canvas.height()), (layout.width, layout.height));

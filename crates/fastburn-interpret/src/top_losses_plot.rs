@@ -182,6 +182,19 @@ mod tests {
     }
 
     #[test]
+    fn png_has_layout_size() {
+        let directory = tempfile::tempdir().unwrap();
+        let interpretation = solid_colour_items(directory.path());
+        let path = directory.path().join("top_losses.png");
+        interpretation.plot_top_losses(3, &path).unwrap();
+
+        let decoded = image::open(&path).unwrap().to_rgb8();
+        let layout = TopLossesLayout::new(3);
+        assert_eq!((decoded.width(), decoded.height()), (layout.width, layout.height));
+        assert_eq!(decoded, interpretation.render_top_losses(3).unwrap());
+    }
+
+    #[test]
     fn titles_above_tiles() {
         let directory = tempfile::tempdir().unwrap();
         let interpretation = solid_colour_items(directory.path());
