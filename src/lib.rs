@@ -10,6 +10,10 @@
 //! - [`backend`]: the devices of the backends compiled into this build.
 
 pub mod backend;
+#[cfg(feature = "network")]
+mod download;
+pub mod report;
+pub mod rps_data;
 
 pub use burn;
 pub use fastburn_data as data;
