@@ -131,4 +131,13 @@ pub enum WeightsError {
         /// The places searched, comma-separated.
         searched: String,
     },
+
+    /// Downloading weights failed (feature `network`).
+    #[error("failed to download {url}: {message}")]
+    Download {
+        /// The address.
+        url: String,
+        /// The problem found.
+        message: String,
+    },
 }

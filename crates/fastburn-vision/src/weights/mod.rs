@@ -8,6 +8,8 @@
 //! - ONNX, whose initializers are returned under their own names.
 
 mod apply;
+#[cfg(feature = "network")]
+pub mod download;
 mod error;
 pub mod pickle_scan;
 mod pytorch;

@@ -10,12 +10,15 @@ use crate::arch::Arch;
 /// 1. `explicit`, which must exist;
 /// 2. `$FASTBURN_WEIGHTS`: the file itself, or a directory holding torchvision's file name;
 /// 3. the PyTorch hub cache, `$TORCH_HOME/hub/checkpoints` (default
-///    `$XDG_CACHE_HOME/torch` or `~/.cache/torch`), under torchvision's file names.
+///    `$XDG_CACHE_HOME/torch` or `~/.cache/torch`), under torchvision's file names;
+/// 4. with the `network` feature only, a download from torchvision into that cache,
+///    checked against the SHA-256 prefix in the file name.
 ///
 /// # Errors
 ///
 /// [`WeightsError::Io`] when `explicit` does not exist, and [`WeightsError::NotFound`]
-/// naming the file, its URL and the hub directory when nothing else is found.
+/// naming the file, its URL and the hub directory when nothing else is found, or
+/// [`WeightsError::Download`] when the `network` feature is on and the download fails.
 pub fn resolve_weights(arch: Arch, explicit: Option<&Path>) -> Result<PathBuf, WeightsError> {
     if let Some(path) = explicit {
         return match path.is_file() {
@@ -45,6 +48,22 @@ pub fn resolve_weights(arch: Arch, explicit: Option<&Path>) -> Result<PathBuf, W
     }
     searched.push(hub_dir.display().to_string());
 
+    not_found(arch, hub_dir, searched)
+}
+
+/// Downloads the weights into `hub_dir` (feature `network`).
+#[cfg(feature = "network")]
+fn not_found(
+    arch: Arch,
+    hub_dir: PathBuf,
+    _searched: Vec<String>,
+) -> Result<PathBuf, WeightsError> {
+    super::download::download(&arch.weight_url(), &hub_dir, arch.weight_file_names()[0])
+}
+
+/// Returns the error naming the file needed, its URL and where to put it.
+#[cfg(not(feature = "network"))]
+fn not_found(arch: Arch, hub_dir: PathBuf, searched: Vec<String>) -> Result<PathBuf, WeightsError> {
     Err(WeightsError::NotFound {
         file_name: arch.weight_file_names()[0].to_string(),
         url: arch.weight_url(),
