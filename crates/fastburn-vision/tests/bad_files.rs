@@ -174,3 +174,71 @@ fn non_weights_file_is_unknown_format() {
     assert!(matches!(err, WeightsError::UnknownFormat { .. }), "{err}");
     assert!(err.to_string().contains("notes.pth"));
 }
+
+#[test]
+fn truncated_onnx_is_invalid_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "cut.onnx",
+        &head_of("resnet10-random.onnx", 1 << 20),
+    );
+
+    let err = read_tensors(&path).unwrap_err();
+    assert!(matches!(err, WeightsError::InvalidOnnx { .. }), "{err}");
+
+    let config = ResNetConfig::new(BlockKind::Basic, [1, 1, 1, 1]);
+    let err = load_resnet(&config, &path, &Device::default()).unwrap_err();
+    assert!(matches!(err, WeightsError::InvalidOnnx { .. }), "{err}");
+}
+
+#[test]
+fn onnx_with_other_block_counts_is_rejected() {
+    let err = load_resnet(
+        &ResNetConfig::resnet34(),
+        &fixture("resnet10-random-folded.onnx"),
+        &Device::default(),
+    )
+    .unwrap_err();
+
+    assert!(matches!(err, WeightsError::InvalidOnnx { .. }), "{err}");
+    assert!(err.to_string().contains("4 residual blocks"), "{err}");
+}
+
+#[test]
+fn truncated_safetensors_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = head_of("resnet10-random.safetensors", 1 << 20);
+    let path = write(dir.path(), "cut.safetensors", &bytes);
+
+    let err = read_tensors(&path).unwrap_err();
+    assert!(
+        matches!(err, WeightsError::InvalidSafetensors { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn unsafe_pickle_in_zip_is_rejected() {
+    use std::io::Write;
+
+    // The layout torch.save writes, with a data.pkl that calls builtins.eval.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evil.pth");
+    let mut archive = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    archive.start_file("evil/data.pkl", options).unwrap();
+    archive
+        .write_all(b"\x80\x02cbuiltins\neval\nX\x04\x00\x00\x001+1q\x00\x85R.")
+        .unwrap();
+    archive.start_file("evil/version", options).unwrap();
+    archive.write_all(b"3\n").unwrap();
+    archive.finish().unwrap();
+
+    let err = read_tensors(&path).unwrap_err();
+    match err {
+        WeightsError::UnsafePickle { global, .. } => assert_eq!(global, "builtins.eval"),
+        other => panic!("expected UnsafePickle, got {other}"),
+    }
+}
