@@ -39,7 +39,7 @@ pub enum LearnerRequest {
     Load(String),
 }
 
-/// What callbacks see of a running `fit` and what they may change (fastai's `state_dict`).
+/// The state of a running `fit` that callbacks read and change (fastai's `state_dict`).
 #[derive(Debug, Clone)]
 pub struct TrainState {
     /// Number of epochs this `fit` runs.

@@ -1,4 +1,4 @@
-//! What the learner needs from a data source.
+//! The data-source interface of the learner.
 
 use burn::tensor::{Device, Int, Tensor};
 
@@ -30,9 +30,9 @@ pub trait LearnerData {
     /// Number of validation batches.
     fn num_valid_batches(&self) -> usize;
 
-    /// The shuffled (and augmented) training batches of `epoch`, created on `device`.
+    /// Returns the shuffled (and augmented) training batches of `epoch`, created on `device`.
     fn train_batches(&self, epoch: usize, device: &Device) -> BatchIter<'_>;
 
-    /// The validation batches in a fixed order, created on `device`.
+    /// Returns the validation batches in a fixed order, created on `device`.
     fn valid_batches(&self, device: &Device) -> BatchIter<'_>;
 }

@@ -83,7 +83,7 @@ impl CnnLearner {
             .prepare_image(path.as_ref(), &self.device)
             .map_err(|error| LearnerError::Data(error.to_string()))?;
         let output = self.model.valid().forward(image);
-        prediction(output, &self.data.classes().to_vec())
+        prediction(output, self.data.classes())
     }
 }
 

@@ -146,7 +146,8 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
             }
 
             state.train = false;
-            if !state.skip_validate {
+            // Like fastai, an empty valid set skips validation instead of failing.
+            if !state.skip_validate && self.data.num_valid_batches() > 0 {
                 state.last_metrics = Some(self.validate()?);
             }
             self.dispatch(callbacks, state, |cb, state| cb.on_epoch_end(state))?;

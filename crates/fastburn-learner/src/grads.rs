@@ -35,12 +35,12 @@ impl ParamGrads {
         self.grads.len()
     }
 
-    /// Whether no parameter has a gradient.
+    /// Returns whether no parameter has a gradient.
     pub fn is_empty(&self) -> bool {
         self.grads.is_empty()
     }
 
-    /// The flattened gradient of `id`.
+    /// Returns the flattened gradient of `id`.
     pub fn get(&self, id: &ParamId) -> Option<&Tensor<1>> {
         self.grads.get(id)
     }
@@ -50,7 +50,7 @@ impl ParamGrads {
         self.grads.remove(id)
     }
 
-    /// The L2 norm of all gradients taken together, as PyTorch's `clip_grad_norm_` computes it.
+    /// Returns the L2 norm of all gradients taken together, as PyTorch's `clip_grad_norm_` computes it.
     pub fn global_norm(&self) -> f64 {
         let sum_of_squares: f64 = self
             .grads

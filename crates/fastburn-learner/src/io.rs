@@ -28,7 +28,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LearnerError
     Ok(())
 }
 
-/// The dotted module path (`layer1.0.conv1.weight`) of every float parameter of `model`.
+/// Returns the dotted module path (`layer1.0.conv1.weight`) of every float parameter of `model`.
 pub(crate) fn param_paths<M: Module>(model: &M) -> HashMap<ParamId, String> {
     let mut visitor = PathVisitor {
         path: Vec::new(),

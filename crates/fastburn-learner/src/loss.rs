@@ -5,10 +5,10 @@ use burn::tensor::{Int, Tensor};
 
 /// A classification loss.
 pub trait Loss: Send {
-    /// The loss of every item, `[batch]`, from logits `[batch, classes]` and targets `[batch]`.
+    /// Returns the loss of every item, `[batch]`, from logits `[batch, classes]` and targets `[batch]`.
     fn per_item(&self, output: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1>;
 
-    /// The mean loss of the batch, a one-element tensor that backpropagates.
+    /// Returns the mean loss of the batch, a one-element tensor that backpropagates.
     fn mean(&self, output: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         self.per_item(output, targets).mean()
     }

@@ -8,7 +8,7 @@ pub trait Metric: Send {
     /// Column name in the results table, such as `accuracy`.
     fn name(&self) -> String;
 
-    /// The metric's mean over one batch of logits `[batch, classes]` and targets `[batch]`.
+    /// Returns the metric's mean over one batch of logits `[batch, classes]` and targets `[batch]`.
     fn batch_value(&self, output: Tensor<2>, targets: Tensor<1, Int>) -> f64;
 }
 

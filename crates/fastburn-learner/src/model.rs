@@ -1,4 +1,4 @@
-//! What the learner needs from a model.
+//! The model interface of the learner.
 
 use burn::module::{Module, ParamId};
 use burn::tensor::Tensor;
@@ -17,7 +17,7 @@ pub struct LayerGroup {
 }
 
 impl LayerGroup {
-    /// The parameters that freezing turns off: `params` without `batch_norm_params`.
+    /// Returns the parameters that freezing turns off: `params` without `batch_norm_params`.
     pub fn frozen_params(&self) -> Vec<ParamId> {
         self.params
             .iter()
@@ -26,7 +26,7 @@ impl LayerGroup {
             .collect()
     }
 
-    /// Every parameter of the group, `params` and `batch_norm_params` without duplicates.
+    /// Returns every parameter of the group, `params` and `batch_norm_params` without duplicates.
     pub fn all_params(&self) -> Vec<ParamId> {
         let mut all = self.params.clone();
         for id in &self.batch_norm_params {
@@ -43,7 +43,7 @@ pub trait LearnerModel: Module + 'static {
     /// Maps a batch of images `[batch, channels, height, width]` to logits `[batch, classes]`.
     fn forward(&self, images: Tensor<4>) -> Tensor<2>;
 
-    /// The layer groups, from the input side to the output side.
+    /// Returns the layer groups, from the input side to the output side.
     ///
     /// Parameter ids must be the ids of this model's parameters; a parameter in no group is
     /// trained with the last group's hyper-parameters.

@@ -82,7 +82,7 @@ impl Adam {
         self.lrs.len()
     }
 
-    /// The moment estimates of every parameter stepped so far.
+    /// Returns the moment estimates of every parameter stepped so far.
     pub fn state(&self) -> &HashMap<ParamId, AdamParamState> {
         &self.state
     }

@@ -10,7 +10,7 @@ use crate::{Callback, CallbackResult, TrainState};
 /// Width of each column of the results table.
 const COLUMN_WIDTH: usize = 12;
 
-/// The table header, e.g. `epoch       train_loss  valid_loss  accuracy    time`.
+/// Formats the table header, e.g. `epoch       train_loss  valid_loss  accuracy    time`.
 pub fn format_table_header(metric_names: &[String]) -> String {
     let mut columns = vec!["epoch".to_string(), "train_loss".into(), "valid_loss".into()];
     columns.extend(metric_names.iter().cloned());
@@ -18,7 +18,7 @@ pub fn format_table_header(metric_names: &[String]) -> String {
     join_columns(&columns)
 }
 
-/// One table row: the epoch, the smoothed training loss, the validation loss (`#na#` when
+/// Formats one table row: the epoch, the smoothed training loss, the validation loss (`#na#` when
 /// validation was skipped), each metric with six decimals, and the time as `mm:ss`.
 pub fn format_table_row(
     epoch: usize,
@@ -55,7 +55,7 @@ pub struct ProgressCallback {
 }
 
 impl ProgressCallback {
-    /// A display for a run with these metric columns.
+    /// Builds a display for a run with these metric columns.
     pub fn new(metric_names: Vec<String>) -> Self {
         Self {
             metric_names,

@@ -1,6 +1,6 @@
 //! `save` / `load`: the model's weights and the optimizer's state in one file.
 //!
-//! The file is a safetensors container: tensor `model` holds the model's Burn record
+//! The file is a safetensors container: tensor `model` contains the model's Burn record
 //! (burnpack bytes), and `adam.<parameter path>.exp_avg` / `.exp_avg_sq` the Adam moments, with
 //! each parameter's step count in the metadata. Parameters are keyed by module path because
 //! `ParamId`s change when a model is rebuilt.
@@ -21,7 +21,7 @@ const FORMAT: &str = "fastburn-learner-state-1";
 const MODEL_TENSOR: &str = "model";
 
 impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
-    /// The file `save(name)` writes: `<path>/models/<name>.safetensors`.
+    /// Returns the file `save(name)` writes: `<path>/models/<name>.safetensors`.
     pub fn model_file(&self, name: &str) -> PathBuf {
         self.path.join("models").join(format!("{name}.safetensors"))
     }

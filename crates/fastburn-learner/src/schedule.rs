@@ -3,7 +3,7 @@
 
 use std::f64::consts::PI;
 
-/// How a [`Scheduler`] moves from its start value to its end value.
+/// The curve a [`Scheduler`] follows from its start value to its end value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Annealing {
     /// Cosine: `end + (start - end) / 2 * (cos(pi * pct) + 1)`.
@@ -17,7 +17,7 @@ pub enum Annealing {
 }
 
 impl Annealing {
-    /// The value at `pct` (0 at the start, 1 at the end) of the way from `start` to `end`.
+    /// Returns the value at `pct` (0 at the start, 1 at the end) of the way from `start` to `end`.
     pub fn apply(self, start: f64, end: f64, pct: f64) -> f64 {
         match self {
             Annealing::Cos => annealing_cos(start, end, pct),

@@ -18,7 +18,7 @@ pub struct CsvLogger {
 }
 
 impl CsvLogger {
-    /// A logger writing to `path` (fastai's default name is `history.csv`).
+    /// Builds a logger writing to `path` (fastai's default name is `history.csv`).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),

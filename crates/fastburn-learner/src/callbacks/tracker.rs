@@ -38,7 +38,7 @@ impl Tracker {
         }
     }
 
-    /// The monitored value this epoch: `valid_loss`, `train_loss` or a metric name.
+    /// Returns the monitored value this epoch: `valid_loss`, `train_loss` or a metric name.
     fn current(&self, state: &TrainState) -> Result<Option<f64>, LearnerError> {
         if self.monitor == "train_loss" {
             return Ok(Some(state.smooth_loss));
@@ -96,7 +96,7 @@ impl SaveModelCallback {
         }
     }
 
-    /// The best monitored value so far.
+    /// Returns the best monitored value so far.
     pub fn best(&self) -> Option<f64> {
         self.tracker.best
     }

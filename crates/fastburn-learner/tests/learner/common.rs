@@ -177,12 +177,12 @@ impl LearnerData for ColourData {
     }
 }
 
-/// All float values of `tensor`.
+/// Returns all float values of `tensor`.
 pub fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
     tensor.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }
 
-/// A learner over a [`TinyNet`] on colour data, with progress output off.
+/// Builds a learner over a [`TinyNet`] on colour data, with progress output off.
 pub fn tiny_learner(
     n_train: usize,
     batch_size: usize,

@@ -15,6 +15,7 @@ fn assert_png(path: &std::path::Path) {
 #[test]
 fn lr_find_restores_model_and_optimizer() {
     let mut learner = tiny_learner(16, 4);
+    learner.freeze_to(1);
     learner.fit(1, Lr::Value(1e-3)).unwrap();
     let before = learner.model().clone();
     let running_mean = values(learner.model().valid().bn1.running_mean.value());
@@ -33,7 +34,10 @@ fn lr_find_restores_model_and_optimizer() {
     assert_eq!(values(before.bn2.gamma.val()), values(after.bn2.gamma.val()));
     assert_eq!(values(before.head.weight.val()), values(after.head.weight.val()));
     assert_eq!(running_mean, values(after.valid().bn1.running_mean.value()));
+    assert!(!after.conv1.weight.val().is_require_grad(), "frozen weights stay frozen");
+    assert!(after.conv2.weight.val().is_require_grad());
     let steps_after: Vec<u64> = learner.opt().state().values().map(|s| s.step).collect();
+    assert_eq!(opt_steps.len(), 8, "conv1's weight and bias are frozen");
     assert_eq!(opt_steps.len(), steps_after.len());
     assert!(steps_after.iter().all(|&step| step == 4), "optimizer steps {steps_after:?}");
 
