@@ -176,3 +176,39 @@ fn unpretrained_body_runs_small_images() {
     assert_eq!(model.body.forward(images.clone()).dims(), [2, 1280, 2, 2]);
     assert_eq!(model.forward(images).dims(), [2, 2]);
 }
+
+#[test]
+fn gradients_reach_stem_in_training() {
+    let device = Device::flex().autodiff();
+    let model = create_cnn(
+        Arch::EfficientNetLite0,
+        2,
+        None,
+        &HeadConfig::new(0, 0),
+        &device,
+    )
+    .unwrap();
+    let Body::EfficientNetLite(body) = &model.body else {
+        panic!("EfficientNetLite0 builds an EfficientNet-Lite body");
+    };
+
+    // Two images, because training-mode batch norm in the head needs more than one sample.
+    let images = Tensor::<4>::random(
+        [2, 3, 32, 32],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let gradients = model.forward(images).powi_scalar(2).sum().backward();
+
+    let stem = body
+        ._conv_stem
+        .weight
+        .grad(&gradients)
+        .expect("stem weight has a gradient");
+    let norm: f32 = values(stem).iter().map(|g| g * g).sum();
+    assert!(norm.is_finite(), "stem gradient norm {norm}");
+    assert!(norm > 0.0, "stem gradient is zero");
+
+    let depthwise = body._blocks[15]._depthwise_conv.weight.grad(&gradients);
+    assert!(depthwise.is_some(), "last depthwise conv has no gradient");
+}
