@@ -12,6 +12,7 @@
 pub mod backend;
 #[cfg(feature = "network")]
 mod download;
+pub mod notebook;
 pub mod report;
 pub mod rps_data;
 

@@ -1,0 +1,123 @@
+//! The rock-paper-scissors notebook of fastai v1, end to end:
+//!
+//! ```sh
+//! cargo run --release --example rps -- --data ../shared/data/rps
+//! ```
+//!
+//! Everything the run produces lands in `--out` (default `out/rps`): the pictures, the epoch
+//! tables as CSV, the exported model and `report.html`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use fastburn::BackendKind;
+use fastburn::notebook::{NotebookConfig, parse_arch, run_notebook};
+use fastburn::rps_data::locate_rps;
+use fastburn::vision::Arch;
+
+/// Reproduces fastai v1's rock-paper-scissors notebook with fastburn.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Folder with train/ and valid/ (one subfolder per class). Default: $FASTBURN_SHARED/data/rps
+    /// or ../shared/data/rps, else a download with the `network` feature.
+    #[arg(long)]
+    data: Option<PathBuf>,
+
+    /// Backbone: resnet18, resnet34, resnet50 or efficientnet-lite0.
+    #[arg(long, default_value = "resnet34", value_parser = parse_arch_arg)]
+    arch: Arch,
+
+    /// Pretrained weights for the backbone (.pth, .safetensors or .onnx). Without it the body
+    /// trains from random initialisation.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+
+    /// Side of the square training images, in pixels.
+    #[arg(long, default_value_t = 224)]
+    size: usize,
+
+    /// Batch size.
+    #[arg(long, default_value_t = 64)]
+    bs: usize,
+
+    /// Compute backend, among those compiled into this build.
+    #[arg(long, default_value_t = BackendKind::available()[0])]
+    device: BackendKind,
+
+    /// Output folder; created if missing.
+    #[arg(long, default_value = "out/rps")]
+    out: PathBuf,
+
+    /// Epochs of the first fit_one_cycle, body frozen (the notebook's 4).
+    #[arg(long, default_value_t = 4)]
+    frozen_epochs: usize,
+
+    /// Epochs of the fit_one_cycle after unfreeze (the notebook's 1).
+    #[arg(long, default_value_t = 1)]
+    unfrozen_epochs: usize,
+
+    /// Epochs of the last fit_one_cycle with slice(5e-4, 3e-3) (the notebook's 2).
+    #[arg(long, default_value_t = 2)]
+    final_epochs: usize,
+
+    /// Maximum number of batches lr_find runs.
+    #[arg(long, default_value_t = 100)]
+    lr_find_iters: usize,
+
+    /// Use at most this many images per split, balanced over classes (for quick runs).
+    #[arg(long)]
+    max_items: Option<usize>,
+
+    /// Seed of the shuffling and augmentations.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+
+    /// Data loading threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+fn parse_arch_arg(name: &str) -> Result<Arch, String> {
+    parse_arch(name).ok_or_else(|| {
+        format!("unknown architecture `{name}`; expected resnet18, resnet34, resnet50 or efficientnet-lite0")
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let data = match locate_rps(args.data.as_deref()) {
+        Ok(data) => data,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("data: {}  device: {}  out: {}", data.display(), args.device, args.out.display());
+
+    let mut config = NotebookConfig::new(data, &args.out);
+    config.arch = args.arch;
+    config.weights = args.weights;
+    config.size = args.size;
+    config.batch_size = args.bs;
+    config.frozen_epochs = args.frozen_epochs;
+    config.unfrozen_epochs = args.unfrozen_epochs;
+    config.final_epochs = args.final_epochs;
+    config.lr_find_iters = args.lr_find_iters;
+    config.max_items = args.max_items;
+    config.seed = args.seed;
+    config.num_workers = args.workers;
+
+    match run_notebook(&config, &args.device.device()) {
+        Ok(summary) => {
+            println!("\nreport: {}", args.out.join("report.html").display());
+            println!("whole run: {:.1} s", summary.wall_time.as_secs_f64());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

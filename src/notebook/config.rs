@@ -1,0 +1,100 @@
+//! What a notebook run does: data, architecture, sizes and how long each stage trains.
+
+use std::path::PathBuf;
+
+use fastburn_vision::Arch;
+
+/// Settings of a notebook run. The defaults are the notebook's.
+#[derive(Debug, Clone)]
+pub struct NotebookConfig {
+    /// Folder with `train/` and `valid/`, one subfolder per class in each.
+    pub data: PathBuf,
+    /// Backbone architecture.
+    pub arch: Arch,
+    /// Pretrained weights for the body; `None` trains from random initialisation.
+    pub weights: Option<PathBuf>,
+    /// Side of the square images the model sees, in pixels.
+    pub size: usize,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Folder every output lands in; created if missing.
+    pub out: PathBuf,
+    /// Epochs of the first, frozen `fit_one_cycle` (the notebook's 4).
+    pub frozen_epochs: usize,
+    /// Epochs of the `fit_one_cycle` right after `unfreeze` (the notebook's 1).
+    pub unfrozen_epochs: usize,
+    /// Epochs of the last `fit_one_cycle` with discriminative rates (the notebook's 2).
+    pub final_epochs: usize,
+    /// `max_lr` of the last stage as `slice(start, stop)`.
+    pub final_lr: (f64, f64),
+    /// Batches `lr_find` runs at most (fastai's 100).
+    pub lr_find_iters: usize,
+    /// Cap on the items of each split, kept balanced over the classes; `None` uses all.
+    pub max_items: Option<usize>,
+    /// Seed of the split, the shuffling and the augmentations.
+    pub seed: u64,
+    /// Data loading threads; `None` uses one per core.
+    pub num_workers: Option<usize>,
+    /// Print the notebook's output and progress bars to the terminal.
+    pub verbose: bool,
+}
+
+impl NotebookConfig {
+    /// The notebook's settings on the data folder `data`, writing into `out`.
+    pub fn new(data: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        Self {
+            data: data.into(),
+            arch: Arch::ResNet34,
+            weights: None,
+            size: 224,
+            batch_size: 64,
+            out: out.into(),
+            frozen_epochs: 4,
+            unfrozen_epochs: 1,
+            final_epochs: 2,
+            final_lr: (5e-4, 3e-3),
+            lr_find_iters: 100,
+            max_items: None,
+            seed: 42,
+            num_workers: None,
+            verbose: true,
+        }
+    }
+}
+
+/// Parses an architecture by its name (`resnet34`, `efficientnet-lite0`, …), ignoring case.
+pub fn parse_arch(name: &str) -> Option<Arch> {
+    [
+        Arch::ResNet18,
+        Arch::ResNet34,
+        Arch::ResNet50,
+        Arch::EfficientNetLite0,
+    ]
+    .into_iter()
+    .find(|arch| arch.name().eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_arch_name() {
+        assert_eq!(parse_arch("resnet34"), Some(Arch::ResNet34));
+        assert_eq!(parse_arch("ResNet50"), Some(Arch::ResNet50));
+        assert_eq!(parse_arch("efficientnet-lite0"), Some(Arch::EfficientNetLite0));
+        assert_eq!(parse_arch("vgg16"), None);
+    }
+
+    #[test]
+    fn defaults_are_the_notebooks() {
+        let config = NotebookConfig::new("data", "out");
+        assert_eq!(config.size, 224);
+        assert_eq!(config.batch_size, 64);
+        assert_eq!(
+            (config.frozen_epochs, config.unfrozen_epochs, config.final_epochs),
+            (4, 1, 2)
+        );
+        assert_eq!(config.final_lr, (5e-4, 3e-3));
+    }
+}
