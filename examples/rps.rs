@@ -14,7 +14,7 @@ use clap::Parser;
 use fastburn::BackendKind;
 use fastburn::notebook::{NotebookConfig, parse_arch, run_notebook};
 use fastburn::rps_data::locate_rps;
-use fastburn::vision::Arch;
+use fastburn::vision::{Arch, resolve_weights};
 
 /// Reproduces fastai v1's rock-paper-scissors notebook with fastburn.
 #[derive(Parser, Debug)]
@@ -29,10 +29,15 @@ struct Args {
     #[arg(long, default_value = "resnet34", value_parser = parse_arch_arg)]
     arch: Arch,
 
-    /// Pretrained weights for the backbone (.pth, .safetensors or .onnx). Without it the body
-    /// trains from random initialisation.
+    /// Pretrained weights for the backbone (.pth, .safetensors or .onnx). Without it they are
+    /// looked up in $FASTBURN_WEIGHTS and the PyTorch hub cache (and downloaded with the
+    /// `network` feature); when none is found the body trains from random initialisation.
     #[arg(long)]
     weights: Option<PathBuf>,
+
+    /// Train from random initialisation even when pretrained weights could be found.
+    #[arg(long, conflicts_with = "weights")]
+    no_pretrained: bool,
 
     /// Side of the square training images, in pixels.
     #[arg(long, default_value_t = 224)]
@@ -96,9 +101,27 @@ fn main() -> ExitCode {
     };
     println!("data: {}  device: {}  out: {}", data.display(), args.device, args.out.display());
 
+    let weights = if args.no_pretrained {
+        None
+    } else if args.weights.is_some() {
+        args.weights
+    } else {
+        match resolve_weights(args.arch, None) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                eprintln!("note: no pretrained weights: {error}");
+                None
+            }
+        }
+    };
+    match &weights {
+        Some(path) => println!("pretrained weights: {}", path.display()),
+        None => println!("no pretrained weights: {} trains from random initialisation", args.arch.name()),
+    }
+
     let mut config = NotebookConfig::new(data, &args.out);
     config.arch = args.arch;
-    config.weights = args.weights;
+    config.weights = weights;
     config.size = args.size;
     config.batch_size = args.bs;
     config.frozen_epochs = args.frozen_epochs;
