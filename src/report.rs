@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -137,12 +136,7 @@ impl Report {
             path: path.to_path_buf(),
             source,
         };
-        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
-        let mut file = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
-            .map_err(write_error)?;
-        file.write_all(self.to_html().as_bytes()).map_err(write_error)?;
-        file.persist(path).map_err(|error| write_error(error.error))?;
-        Ok(())
+        fastburn_data::write_atomic(path, self.to_html().as_bytes()).map_err(write_error)
     }
 }
 

@@ -333,9 +333,5 @@ fn write_text(path: &Path, text: &str) -> Result<(), NotebookError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(write_error)?;
-    file.persist(path).map_err(|error| write_error(error.error))?;
-    Ok(())
+    fastburn_data::write_atomic(path, text.as_bytes()).map_err(write_error)
 }

@@ -4,12 +4,14 @@
 //! splits it into training and validation sets, and yields batches of decoded, augmented and
 //! normalized images on any Burn [`Device`](burn::tensor::Device).
 
+mod atomic;
 mod decode;
 mod error;
 mod image;
 mod stats;
 pub mod transform;
 
+pub use atomic::write_atomic;
 pub use decode::{MAX_IMAGE_PIXELS, open_image, read_image_dimensions};
 pub use error::DataError;
 pub use image::{FloatImage, PixelSource};

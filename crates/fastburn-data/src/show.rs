@@ -98,24 +98,16 @@ fn draw_text(canvas: &mut RgbImage, font: &FontRef, text: &str, left: f32, basel
     }
 }
 
-/// Writes `image` as a PNG to a temporary file beside `path`, then renames it to `path`.
+/// Encodes `image` as PNG and writes it whole to `path` (see [`write_atomic`](crate::write_atomic)).
 pub(crate) fn write_png_atomically(image: &RgbImage, path: &Path) -> Result<(), DataError> {
     let write_error = |message: String| DataError::Write {
         path: path.to_path_buf(),
         message,
     };
 
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = std::path::PathBuf::from(temporary);
-
-    let saved = image.save_with_format(&temporary, image::ImageFormat::Png);
-    if let Err(error) = saved {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(write_error(error.to_string()));
-    }
-    std::fs::rename(&temporary, path).map_err(|error| {
-        let _ = std::fs::remove_file(&temporary);
-        write_error(error.to_string())
-    })
+    let mut encoded = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut encoded, image::ImageFormat::Png)
+        .map_err(|error| write_error(error.to_string()))?;
+    crate::write_atomic(path, encoded.get_ref()).map_err(|error| write_error(error.to_string()))
 }

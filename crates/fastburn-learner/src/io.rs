@@ -1,7 +1,6 @@
 //! Atomic file writes and the parameter-path map that saved optimizer state is keyed by.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
@@ -18,14 +17,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LearnerError
     };
     std::fs::create_dir_all(folder).map_err(|error| LearnerError::io(folder, error))?;
 
-    let mut file =
-        tempfile::NamedTempFile::new_in(folder).map_err(|error| LearnerError::io(folder, error))?;
-    file.write_all(bytes)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(|error| LearnerError::io(file.path(), error))?;
-    file.persist(path)
-        .map_err(|error| LearnerError::io(path, error.error))?;
-    Ok(())
+    fastburn_data::write_atomic(path, bytes).map_err(|error| LearnerError::io(path, error))
 }
 
 /// Returns the dotted module path (`layer1.0.conv1.weight`) of every float parameter of `model`.
