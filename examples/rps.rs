@@ -48,8 +48,14 @@ struct Args {
     bs: usize,
 
     /// Compute backend, among those compiled into this build.
-    #[arg(long, default_value_t = BackendKind::available()[0])]
-    device: BackendKind,
+    #[arg(
+        long,
+        default_value_t = BackendKind::available()[0].name().to_string(),
+        value_parser = clap::builder::PossibleValuesParser::new(
+            BackendKind::available().into_iter().map(BackendKind::name)
+        )
+    )]
+    device: String,
 
     /// Output folder; created if missing.
     #[arg(long, default_value = "out/rps")]
@@ -75,6 +81,10 @@ struct Args {
     #[arg(long)]
     max_items: Option<usize>,
 
+    /// Leave out images that fail to decode (with a warning) instead of stopping.
+    #[arg(long)]
+    skip_corrupt: bool,
+
     /// Seed of the shuffling and augmentations.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -90,6 +100,18 @@ fn parse_arch_arg(name: &str) -> Result<Arch, String> {
     })
 }
 
+/// Finds `arch`'s weight file in the `weights/` folder of the development checkout's shared
+/// data (`$FASTBURN_SHARED` or `../shared`), where the EfficientNet-Lite0 file ships.
+fn shared_weights(arch: Arch) -> Option<PathBuf> {
+    let shared = std::env::var_os("FASTBURN_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared"));
+    arch.weight_file_names()
+        .iter()
+        .map(|name| shared.join("weights").join(name))
+        .find(|path| path.is_file())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let data = match locate_rps(args.data.as_deref()) {
@@ -99,7 +121,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("data: {}  device: {}  out: {}", data.display(), args.device, args.out.display());
+    let backend: BackendKind = match args.device.parse() {
+        Ok(backend) => backend,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("data: {}  device: {backend}  out: {}", data.display(), args.out.display());
 
     let weights = if args.no_pretrained {
         None
@@ -108,15 +137,14 @@ fn main() -> ExitCode {
     } else {
         match resolve_weights(args.arch, None) {
             Ok(path) => Some(path),
-            Err(error) => {
-                eprintln!("note: no pretrained weights: {error}");
+            Err(error) => shared_weights(args.arch).or_else(|| {
+                eprintln!("note: {error}");
                 None
-            }
+            }),
         }
     };
-    match &weights {
-        Some(path) => println!("pretrained weights: {}", path.display()),
-        None => println!("no pretrained weights: {} trains from random initialisation", args.arch.name()),
+    if let Some(path) = &weights {
+        println!("pretrained weights: {}", path.display());
     }
 
     let mut config = NotebookConfig::new(data, &args.out);
@@ -130,12 +158,12 @@ fn main() -> ExitCode {
     config.lr_find_iters = args.lr_find_iters;
     config.max_items = args.max_items;
     config.seed = args.seed;
+    config.skip_corrupt = args.skip_corrupt;
     config.num_workers = args.workers;
 
-    match run_notebook(&config, &args.device.device()) {
-        Ok(summary) => {
+    match run_notebook(&config, &backend.device()) {
+        Ok(_) => {
             println!("\nreport: {}", args.out.join("report.html").display());
-            println!("whole run: {:.1} s", summary.wall_time.as_secs_f64());
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use fastburn_vision::Arch;
 
+use super::NotebookError;
+
 /// Settings of a notebook run. The defaults are the notebook's.
 #[derive(Debug, Clone)]
 pub struct NotebookConfig {
@@ -33,6 +35,8 @@ pub struct NotebookConfig {
     pub max_items: Option<usize>,
     /// Seed of the split, the shuffling and the augmentations.
     pub seed: u64,
+    /// Leave out images that fail to decode, with a warning, instead of stopping.
+    pub skip_corrupt: bool,
     /// Data loading threads; `None` uses one per core.
     pub num_workers: Option<usize>,
     /// Print the notebook's output and progress bars to the terminal.
@@ -56,9 +60,44 @@ impl NotebookConfig {
             lr_find_iters: 100,
             max_items: None,
             seed: 42,
+            skip_corrupt: false,
             num_workers: None,
             verbose: true,
         }
+    }
+}
+
+impl NotebookConfig {
+    /// Checks the settings that would otherwise fail only after hours of training.
+    pub fn check(&self) -> Result<(), NotebookError> {
+        let invalid = |name, reason: &str| {
+            Err(NotebookError::InvalidSetting {
+                name,
+                reason: reason.to_string(),
+            })
+        };
+        if self.size == 0 {
+            return invalid("size", "the image size must be at least 1 pixel");
+        }
+        if self.batch_size == 0 {
+            return invalid("bs", "the batch size must be at least 1");
+        }
+        if self.lr_find_iters == 0 {
+            return invalid("lr-find-iters", "lr_find needs at least one batch");
+        }
+        let (start, stop) = self.final_lr;
+        if !(start > 0.0 && stop >= start && stop.is_finite()) {
+            return invalid("final-lr", "slice(start, stop) needs 0 < start <= stop");
+        }
+        if let Some(weights) = &self.weights
+            && !weights.is_file()
+        {
+            return Err(NotebookError::InvalidSetting {
+                name: "weights",
+                reason: format!("{} is not a file", weights.display()),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -84,6 +123,25 @@ mod tests {
         assert_eq!(parse_arch("ResNet50"), Some(Arch::ResNet50));
         assert_eq!(parse_arch("efficientnet-lite0"), Some(Arch::EfficientNetLite0));
         assert_eq!(parse_arch("vgg16"), None);
+    }
+
+    #[test]
+    fn check_rejects_settings_up_front() {
+        let mut config = NotebookConfig::new("data", "out");
+        assert!(config.check().is_ok());
+
+        config.lr_find_iters = 0;
+        let error = config.check().unwrap_err().to_string();
+        assert!(error.contains("lr-find-iters"), "{error}");
+
+        config.lr_find_iters = 100;
+        config.weights = Some("/no/such/weights.pth".into());
+        let error = config.check().unwrap_err().to_string();
+        assert!(error.contains("/no/such/weights.pth"), "{error}");
+
+        config.weights = None;
+        config.batch_size = 0;
+        assert!(config.check().unwrap_err().to_string().contains("`bs`"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Device, Tensor};
-use fastburn_data::{DataError, ImageDataBunch, ImageCheck};
+use fastburn_data::{DataError, ImageDataBunch};
 use fastburn_interpret::{ClassificationInterpretation, InterpretError};
 use fastburn_learner::{
     CnnLearner, DEFAULT_LR, LearnerError, Lr, LrFindConfig, accuracy, cnn_learner, load_learner,
@@ -32,6 +32,14 @@ pub enum NotebookError {
     /// The report could not be written.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// A setting is invalid; nothing was run.
+    #[error("invalid setting `{name}`: {reason}")]
+    InvalidSetting {
+        /// The setting, as the example's flag names it.
+        name: &'static str,
+        /// Why it is invalid and what to use instead.
+        reason: String,
+    },
     /// The output folder or a table could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -80,10 +88,12 @@ impl Notebook<'_> {
 /// Runs every step of the notebook on `device` and writes the outputs into `config.out`.
 pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<NotebookSummary, NotebookError> {
     let started = Instant::now();
+    config.check()?;
     fs::create_dir_all(&config.out).map_err(|source| NotebookError::Write {
         path: config.out.clone(),
         source,
     })?;
+    remove_previous_outputs(&config.out)?;
     let mut book = Notebook {
         config,
         report: Report::new("fastburn: rock-paper-scissors, the fastai v1 notebook"),
@@ -113,11 +123,13 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
 
     // Model: cnn_learner with the pretrained body frozen.
     book.report.heading("Model");
-    book.code(&format!("learn = cnn_learner(data, models.{}, metrics=accuracy)", config.arch.name()));
+    let model_name = config.arch.name().replace('-', "_");
+    book.code(&format!("learn = cnn_learner(data, models.{model_name}, metrics=accuracy)"));
     if config.weights.is_none() {
         book.output(format!(
-            "NOTE: no pretrained weights given: {} trains from random initialisation, so the \
-             accuracies below are from-scratch numbers",
+            "NOTE: no pretrained weights: {} trains from random initialisation with the body \
+             unfrozen (as fastai does without pretrained weights), so the accuracies below are \
+             from-scratch numbers",
             config.arch.name()
         ));
     }
@@ -222,8 +234,10 @@ fn build_data(config: &NotebookConfig) -> Result<ImageDataBunch, DataError> {
         .seed(config.seed)
         .normalize(config.arch.norm_stats());
     if let Some(max_items) = config.max_items {
-        // A capped smoke run checks headers only; the full run decodes every image up front.
-        builder = builder.max_items(max_items).image_check(ImageCheck::Header);
+        builder = builder.max_items(max_items);
+    }
+    if config.skip_corrupt {
+        builder = builder.skip_corrupt(true);
     }
     if let Some(workers) = config.num_workers {
         builder = builder.num_workers(workers);
@@ -326,6 +340,36 @@ fn timing_text(summary: &NotebookSummary) -> String {
     }
     text.push_str(&format!("whole run: {:.1} s", summary.wall_time.as_secs_f64()));
     text
+}
+
+/// File names a run writes into its output folder.
+const OUTPUT_NAMES: [&str; 12] = [
+    "show_batch.png",
+    "model.txt",
+    "stage-1.csv",
+    "top_losses-1.png",
+    "confusion_matrix-1.png",
+    "stage-2.csv",
+    "lr_find.png",
+    "stage-3.csv",
+    "top_losses-2.png",
+    "confusion_matrix-2.png",
+    "export.fastburn",
+    "report.html",
+];
+
+/// Deletes what an earlier run left in `out`, so a run that fails half-way never sits beside
+/// the report and model of an older, successful one.
+fn remove_previous_outputs(out: &Path) -> Result<(), NotebookError> {
+    for name in OUTPUT_NAMES {
+        let path = out.join(name);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(NotebookError::Write { path, source }),
+        }
+    }
+    Ok(())
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), NotebookError> {

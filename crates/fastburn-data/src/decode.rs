@@ -37,6 +37,7 @@ pub fn read_image_dimensions(path: &Path) -> Result<(u32, u32), DataError> {
 
 fn decode_dynamic(path: &Path) -> Result<DynamicImage, DataError> {
     let decoder = open_decoder(path)?;
+    check_jpeg_complete(path)?;
     DynamicImage::from_decoder(decoder).map_err(|source| DataError::Decode {
         path: path.to_path_buf(),
         source,
@@ -82,4 +83,32 @@ fn open_decoder(path: &Path) -> Result<impl ImageDecoder, DataError> {
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     decoder.set_limits(limits).map_err(decode_error)?;
     Ok(decoder)
+}
+
+/// Rejects a JPEG whose last scan is not followed by the end-of-image marker.
+///
+/// The `image` crate (0.25) decodes a JPEG cut short without an error and fills the missing
+/// rows, where PIL, and so fastai, raises "image file is truncated". Inside entropy-coded data
+/// every 0xFF byte is followed by 0x00 or a restart marker, so the bytes FF DA (start of scan)
+/// and FF D9 (end of image) only occur as real markers, and a complete file has an FF D9 after
+/// its last FF DA. Files that are not JPEGs pass unchecked.
+fn check_jpeg_complete(path: &Path) -> Result<(), DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::io(path, source))?;
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(());
+    }
+
+    let last_marker = |marker: u8| bytes.windows(2).rposition(|pair| pair == [0xFF, marker]);
+    let complete = match (last_marker(0xDA), last_marker(0xD9)) {
+        (Some(scan), Some(end)) => end > scan,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    if complete {
+        Ok(())
+    } else {
+        Err(DataError::TruncatedJpeg {
+            path: path.to_path_buf(),
+        })
+    }
 }

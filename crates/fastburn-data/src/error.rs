@@ -56,6 +56,13 @@ pub enum DataError {
         path: PathBuf,
     },
 
+    /// A JPEG file ends before its end-of-image marker, so part of its pixels are missing.
+    #[error("image file is truncated (the JPEG end-of-image marker is missing): {path}")]
+    TruncatedJpeg {
+        /// The file.
+        path: PathBuf,
+    },
+
     /// An image file could not be decoded: truncated, corrupt or not an image.
     #[error("failed to decode image {path}: {source}")]
     Decode {

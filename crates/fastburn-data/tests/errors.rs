@@ -292,3 +292,22 @@ fn colour_types_become_rgb() {
     assert_eq!(decoded.get_pixel(0, 0).0, [255, 0, 0]);
     assert_eq!(decoded.get_pixel(3, 3).0, [0, 0, 255]);
 }
+
+#[test]
+fn truncated_jpeg_is_rejected() {
+    let original = common::shared_dir().join("data/rps/train/rock/rock01-000.jpg");
+    let bytes = std::fs::read(&original).unwrap();
+    let root = tempfile::tempdir().unwrap();
+
+    let complete = root.path().join("complete.jpg");
+    std::fs::write(&complete, &bytes).unwrap();
+    let image = open_image(&complete).unwrap();
+    assert_eq!(image.dimensions(), (300, 300));
+
+    let truncated = root.path().join("truncated.jpg");
+    std::fs::write(&truncated, &bytes[..bytes.len() * 3 / 8]).unwrap();
+    match open_image(&truncated) {
+        Err(DataError::TruncatedJpeg { path }) => assert_eq!(path, truncated),
+        other => panic!("expected TruncatedJpeg, got {other:?}"),
+    }
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use fastburn_data::ImageDataBunch;
-use fastburn_vision::{Arch, CnnModel, HeadConfig, create_cnn};
+use fastburn_vision::{Arch, CnnModel, HeadConfig, VisionError, create_cnn};
 
 use crate::{
     BatchIter, CrossEntropyLoss, DataBatch, DataSourceError, LayerGroup, Learner, LearnerData,
@@ -87,8 +87,13 @@ pub fn cnn_learner(
     device: &Device,
 ) -> Result<CnnLearner, LearnerError> {
     let n_classes = data.c();
-    let model = create_cnn(arch, n_classes, pretrained, head, device).map_err(|error| {
-        LearnerError::invalid("arch", format!("building {} failed: {error}", arch.name()))
+    let model = create_cnn(arch, n_classes, pretrained, head, device).map_err(|error| match error {
+        VisionError::Weights(error) => LearnerError::invalid(
+            "pretrained",
+            format!("cannot load {} weights: {error}", arch.name()),
+        ),
+        VisionError::Head(error) => LearnerError::invalid("head", error.to_string()),
+        other => LearnerError::invalid("arch", format!("building {} failed: {other}", arch.name())),
     })?;
 
     if data.stats().is_none() {
