@@ -52,6 +52,8 @@ pub struct ProgressCallback {
     metric_names: Vec<String>,
     bar: Option<ProgressBar>,
     epoch_start: Instant,
+    /// Batches done in the current epoch, for the plain progress lines.
+    batches_done: usize,
 }
 
 impl ProgressCallback {
@@ -61,6 +63,7 @@ impl ProgressCallback {
             metric_names,
             bar: None,
             epoch_start: Instant::now(),
+            batches_done: 0,
         }
     }
 }
@@ -78,6 +81,7 @@ impl Callback for ProgressCallback {
 
     fn on_epoch_begin(&mut self, state: &mut TrainState) -> CallbackResult {
         self.epoch_start = Instant::now();
+        self.batches_done = 0;
         let bar = ProgressBar::with_draw_target(
             Some(state.num_train_batches as u64),
             if std::io::stdout().is_terminal() {
@@ -97,6 +101,22 @@ impl Callback for ProgressCallback {
         if let Some(bar) = &self.bar {
             bar.set_message(format!("{:.4}", state.smooth_loss));
             bar.inc(1);
+        }
+
+        // Without a terminal the bar is hidden, so a log file gets a plain line at every tenth
+        // of the epoch instead of minutes of silence.
+        self.batches_done += 1;
+        let total = state.num_train_batches;
+        let step = total.div_ceil(10).max(1);
+        if !std::io::stdout().is_terminal() && self.batches_done % step == 0 && self.batches_done < total {
+            let elapsed = self.epoch_start.elapsed().as_secs();
+            println!(
+                "  batch {}/{total}  smoothed loss {:.4}  {:02}:{:02}",
+                self.batches_done,
+                state.smooth_loss,
+                elapsed / 60,
+                elapsed % 60
+            );
         }
         Ok(())
     }
