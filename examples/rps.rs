@@ -1,7 +1,7 @@
 //! The rock-paper-scissors notebook of fastai v1, end to end:
 //!
 //! ```sh
-//! cargo run --release --example rps -- --data ../shared/data/rps
+//! cargo run --example rps -- --data ../shared/data/rps
 //! ```
 //!
 //! Everything the run produces lands in `--out` (default `out/rps`): the pictures, the epoch
