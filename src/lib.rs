@@ -23,3 +23,8 @@ pub use fastburn_learner as learner;
 pub use fastburn_vision as vision;
 
 pub use backend::{BackendKind, UnknownBackend};
+
+/// Compiles the README's Rust example as a doctest, so the README cannot drift from the API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
