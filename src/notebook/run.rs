@@ -109,6 +109,16 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
         if config.arch.name().starts_with("resnet") { "imagenet_stats" } else { "arch_stats" }
     ));
     let data = build_data(config)?;
+    if data.num_train_batches() == 0 {
+        return Err(NotebookError::InvalidSetting {
+            name: "bs",
+            reason: format!(
+                "the training set has {} images, fewer than one batch of {}; lower the batch size",
+                data.train_len(),
+                config.batch_size
+            ),
+        });
+    }
     book.output(format!(
         "classes: {:?}\ntrain: {} items, valid: {} items",
         data.classes(),
