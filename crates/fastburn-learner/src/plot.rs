@@ -76,9 +76,10 @@ impl LinePlot<'_> {
                 .map_err(|e| plot_error(e.to_string()))?;
 
             let log_x = self.log_x;
+            let wide = x_max - x_min >= 1.0;
             let format_x = move |x: &f64| {
                 if log_x {
-                    format!("{:.0e}", 10f64.powf(*x))
+                    format_log_tick(*x, wide)
                 } else {
                     format!("{x}")
                 }
@@ -141,4 +142,34 @@ fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
         return (min - 0.5, max + 0.5);
     }
     (min - 0.05 * width, max + 0.05 * width)
+}
+
+/// Formats the tick at `log10_x` of a log axis. One significant digit is enough across
+/// decades, but a range narrower than one decade (an `lr_find` stopped after a few batches)
+/// needs three, or every tick would read the same.
+fn format_log_tick(log10_x: f64, wide: bool) -> String {
+    let value = 10f64.powf(log10_x);
+    if wide {
+        format!("{value:.0e}")
+    } else {
+        format!("{value:.2e}")
+    }
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::format_log_tick;
+
+    #[test]
+    fn narrow_range_ticks_differ() {
+        let first = format_log_tick(-7.0, false);
+        let second = format_log_tick(-7.0 + 0.1, false);
+        assert_eq!(first, "1.00e-7");
+        assert_eq!(second, "1.26e-7");
+    }
+
+    #[test]
+    fn wide_range_ticks_one_digit() {
+        assert_eq!(format_log_tick(-3.0, true), "1e-3");
+    }
 }
