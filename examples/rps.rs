@@ -30,8 +30,8 @@ struct Args {
     arch: Arch,
 
     /// Pretrained weights for the backbone (.pth, .safetensors or .onnx). Without it they are
-    /// looked up in $FASTBURN_WEIGHTS and the PyTorch hub cache (and downloaded with the
-    /// `network` feature); when none is found the body trains from random initialisation.
+    /// looked up in $FASTBURN_WEIGHTS and the PyTorch hub cache, and downloaded with the
+    /// `network` feature. When none is found, the body trains from random initialisation.
     #[arg(long)]
     weights: Option<PathBuf>,
 

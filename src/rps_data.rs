@@ -1,7 +1,7 @@
 //! Finding the rock-paper-scissors images, or laying them out from the notebook's zips.
 //!
 //! The notebook downloads `rps.zip` (training images) and `rps-test-set.zip` (validation
-//! images). Each holds one top folder with `paper/`, `rock/` and `scissors/`; fastburn lays
+//! images). Each contains one top folder with `paper/`, `rock/` and `scissors/`; fastburn lays
 //! them out as `train/` and `valid/`, the layout `ImageDataBunch::from_folder` expects.
 
 use std::fs;
@@ -35,7 +35,7 @@ pub enum RpsDataError {
     Zip {
         /// The archive.
         path: PathBuf,
-        /// What went wrong.
+        /// Description of the failure.
         message: String,
     },
     /// A zip entry's name would escape the destination folder.
@@ -67,7 +67,7 @@ pub enum RpsDataError {
     Download {
         /// The URL.
         url: String,
-        /// What went wrong.
+        /// Description of the failure.
         message: String,
     },
 }
@@ -116,7 +116,7 @@ pub fn locate_rps(explicit: Option<&Path>) -> Result<PathBuf, RpsDataError> {
     })
 }
 
-/// The folder downloads go to: `$FASTBURN_CACHE/rps`, else `~/.cache/fastburn/rps`.
+/// Returns the folder downloads go to: `$FASTBURN_CACHE/rps`, else `~/.cache/fastburn/rps`.
 pub fn cache_dir() -> PathBuf {
     let base = std::env::var_os("FASTBURN_CACHE")
         .map(PathBuf::from)

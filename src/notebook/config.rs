@@ -1,4 +1,4 @@
-//! What a notebook run does: data, architecture, sizes and how long each stage trains.
+//! Settings of a notebook run: data, architecture, sizes and how long each stage trains.
 
 use std::path::PathBuf;
 
@@ -15,7 +15,7 @@ pub struct NotebookConfig {
     pub arch: Arch,
     /// Pretrained weights for the body; `None` trains from random initialisation.
     pub weights: Option<PathBuf>,
-    /// Side of the square images the model sees, in pixels.
+    /// Side of the square images the model is trained on, in pixels.
     pub size: usize,
     /// Images per batch.
     pub batch_size: usize,
@@ -44,7 +44,7 @@ pub struct NotebookConfig {
 }
 
 impl NotebookConfig {
-    /// The notebook's settings on the data folder `data`, writing into `out`.
+    /// Creates the notebook's settings for the data folder `data`, writing into `out`.
     pub fn new(data: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
         Self {
             data: data.into(),

@@ -37,7 +37,7 @@ pub enum NotebookError {
     InvalidSetting {
         /// The setting, as the example's flag names it.
         name: &'static str,
-        /// Why it is invalid and what to use instead.
+        /// Reason the value is invalid, and the value to use instead.
         reason: String,
     },
     /// The output folder or a table could not be written.
@@ -179,8 +179,8 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
     };
     learn.lr_find_with(lr_find_config)?;
     let lr_plot = book.path("lr_find.png");
-    // fastai skips the first 10 and last 5 points; a short search (a capped smoke run, or one
-    // stopped early by divergence) keeps them all so there is still a curve to draw.
+    // fastai skips the first 10 and last 5 points. A short search (a capped smoke run, or one
+    // stopped early by divergence) keeps them all, so there is still a curve to draw.
     let recorded = learn.recorder.losses.len();
     let (skip_start, skip_end) = if recorded > 10 + 5 + 1 { (10, 5) } else { (0, 0) };
     let lr_suggestion = learn.recorder.plot(&lr_plot, skip_start, skip_end)?;
@@ -280,7 +280,7 @@ fn fit_stage(
     Ok(stage)
 }
 
-/// The notebook's interpretation cell: top losses, confusion matrix and `most_confused(2)`.
+/// Runs the notebook's interpretation cell: top losses, confusion matrix and `most_confused(2)`.
 fn interpret(
     book: &mut Notebook<'_>,
     learn: &CnnLearner,

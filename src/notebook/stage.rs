@@ -62,7 +62,7 @@ impl StageResult {
         }
     }
 
-    /// The epoch table as CSV text, header first.
+    /// Formats the epoch table as CSV text, header first.
     pub fn to_csv(&self) -> String {
         let mut csv = String::new();
         let _ = writeln!(csv, "{}", self.header.join(","));

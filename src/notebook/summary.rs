@@ -1,4 +1,4 @@
-//! What a notebook run returns: the figures the docs record.
+//! Results of a notebook run: the figures the docs record.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,7 +26,7 @@ pub struct NotebookSummary {
     pub most_confused_final: Vec<(String, String, usize)>,
     /// Confusion matrix after the last stage, rows actual and columns predicted.
     pub confusion_matrix: Vec<Vec<usize>>,
-    /// The validation image `predict` ran on and what the exported model said of it.
+    /// The validation image `predict` ran on and the exported model's prediction for it.
     pub prediction: (PathBuf, Prediction),
     /// Every file the run wrote.
     pub outputs: Vec<PathBuf>,

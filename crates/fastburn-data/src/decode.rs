@@ -89,7 +89,7 @@ fn open_decoder(path: &Path) -> Result<impl ImageDecoder, DataError> {
 ///
 /// The `image` crate (0.25) decodes a JPEG cut short without an error and fills the missing
 /// rows, where PIL, and so fastai, raises "image file is truncated". Inside entropy-coded data
-/// every 0xFF byte is followed by 0x00 or a restart marker, so the bytes FF DA (start of scan)
+/// every 0xFF byte is followed by 0x00 or a restart marker. So the bytes FF DA (start of scan)
 /// and FF D9 (end of image) only occur as real markers, and a complete file has an FF D9 after
 /// its last FF DA. Files that are not JPEGs pass unchecked.
 fn check_jpeg_complete(path: &Path) -> Result<(), DataError> {
