@@ -134,9 +134,13 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
             state.last_metrics = None;
             self.dispatch(callbacks, state, |cb, state| cb.on_epoch_begin(state))?;
 
+            // fastai's random state runs on across `fit` calls; restarting the epoch count at
+            // each call would replay the first epochs' batches and augmentations every time.
+            let data_epoch = self.epochs_started;
+            self.epochs_started += 1;
             let device = self.device.clone().autodiff();
             let data = self.data.clone();
-            for batch in data.train_batches(epoch, &device) {
+            for batch in data.train_batches(data_epoch, &device) {
                 let batch = batch.map_err(|error| LearnerError::Data(error.to_string()))?;
                 self.train_batch(callbacks, state, &mut smoother, batch)?;
                 state.num_batch += 1;

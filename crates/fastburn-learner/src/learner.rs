@@ -28,6 +28,9 @@ pub struct Learner<M: LearnerModel, D: LearnerData> {
     pub(crate) n_frozen: usize,
     pub(crate) path: PathBuf,
     pub(crate) cnn_info: Option<crate::cnn::CnnInfo>,
+    /// Training epochs started so far, over every `fit` and `lr_find`; it seeds each epoch's
+    /// shuffle and augmentations, so that no two epochs see the same batches.
+    pub(crate) epochs_started: usize,
     /// History of the last `fit` (fastai's `learn.recorder`).
     pub recorder: Recorder,
     /// Callbacks that take part in every `fit`, after the recorder.
@@ -77,6 +80,7 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
             n_frozen: 0,
             path: PathBuf::from("."),
             cnn_info: None,
+            epochs_started: 0,
             recorder: Recorder::default(),
             callbacks: Vec::new(),
             show_progress: true,

@@ -87,6 +87,8 @@ pub struct ColourData {
     pub batch_size: usize,
     pub train: Vec<(Vec<f32>, i64)>,
     pub valid: Vec<(Vec<f32>, i64)>,
+    /// The `epoch` argument of every `train_batches` call, in call order.
+    pub epochs_requested: std::sync::Mutex<Vec<usize>>,
 }
 
 /// A small deterministic pseudo-random generator (64-bit LCG) so tests need no rand crate.
@@ -131,6 +133,7 @@ impl ColourData {
             batch_size,
             train,
             valid,
+            epochs_requested: Default::default(),
         }
     }
 
@@ -165,6 +168,7 @@ impl LearnerData for ColourData {
     }
 
     fn train_batches(&self, epoch: usize, device: &Device) -> BatchIter<'_> {
+        self.epochs_requested.lock().unwrap().push(epoch);
         // Rotating the order per epoch is enough shuffling for these tests.
         let mut items: Vec<&(Vec<f32>, i64)> = self.train.iter().collect();
         let len = items.len();

@@ -47,3 +47,20 @@ fn get_preds_matches_validation() {
         .count();
     assert!((hits as f64 / 16.0 - results.metrics[0]).abs() < 1e-9);
 }
+
+#[test]
+fn each_epoch_draws_new_batches_across_fit_calls() {
+    let mut learner = tiny_learner(16, 4);
+    learner.fit(2, Lr::Value(1e-3)).unwrap();
+    learner
+        .lr_find_with(fastburn_learner::LrFindConfig {
+            num_it: 2,
+            ..Default::default()
+        })
+        .unwrap();
+    learner.fit_one_cycle(1, Lr::Value(1e-3)).unwrap();
+
+    // Restarting at epoch 0 in every call would replay the same shuffle and augmentations.
+    let requested = learner.data().epochs_requested.lock().unwrap().clone();
+    assert_eq!(requested, vec![0, 1, 2, 3]);
+}

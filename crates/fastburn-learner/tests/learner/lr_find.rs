@@ -100,3 +100,28 @@ fn plots_losses_and_lr() {
     let error = learner.recorder.plot(&folder.path().join("x.png"), 10, 5).unwrap_err();
     assert!(error.to_string().contains("skip_start"), "{error}");
 }
+
+#[test]
+fn training_after_lr_find_updates_weights_and_statistics() {
+    let mut learner = tiny_learner(16, 4);
+    learner.unfreeze();
+    learner.fit(1, Lr::Value(1e-3)).unwrap();
+    learner
+        .lr_find_with(LrFindConfig {
+            num_it: 3,
+            stop_div: false,
+            ..LrFindConfig::default()
+        })
+        .unwrap();
+    let weight = values(learner.model().conv1.weight.val());
+    let running_mean = values(learner.model().valid().bn1.running_mean.value());
+
+    learner.fit(1, Lr::Value(1e-2)).unwrap();
+
+    assert_ne!(weight, values(learner.model().conv1.weight.val()), "the restored model still trains");
+    assert_ne!(
+        running_mean,
+        values(learner.model().valid().bn1.running_mean.value()),
+        "the restored batch norm still tracks statistics"
+    );
+}
