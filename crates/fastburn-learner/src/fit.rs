@@ -134,8 +134,8 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
             state.last_metrics = None;
             self.dispatch(callbacks, state, |cb, state| cb.on_epoch_begin(state))?;
 
-            // fastai's random state runs on across `fit` calls; restarting the epoch count at
-            // each call would replay the first epochs' batches and augmentations every time.
+            // The epoch count runs on across `fit` calls, as fastai's random state does. Restarting
+            // it at each call would replay the first epochs' batches and augmentations.
             let data_epoch = self.epochs_started;
             self.epochs_started += 1;
             let device = self.device.clone().autodiff();

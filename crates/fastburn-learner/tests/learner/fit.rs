@@ -49,7 +49,7 @@ fn get_preds_matches_validation() {
 }
 
 #[test]
-fn each_epoch_draws_new_batches_across_fit_calls() {
+fn epochs_continue_across_fit_calls() {
     let mut learner = tiny_learner(16, 4);
     learner.fit(2, Lr::Value(1e-3)).unwrap();
     learner
