@@ -15,6 +15,7 @@ mod download;
 pub mod notebook;
 pub mod report;
 pub mod rps_data;
+pub mod workload;
 
 pub use burn;
 pub use fastburn_data as data;

@@ -1,0 +1,103 @@
+//! Runs one benchmark workload and prints its timing as one JSON line, for the comparison
+//! harness in `benches/compare/`.
+//!
+//! ```text
+//! cargo run --example workload -- --workload train-frozen --batch 64 --iters 3 --warmup 1
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use fastburn::BackendKind;
+use fastburn::notebook::parse_arch;
+use fastburn::vision::Arch;
+use fastburn::workload::{Workload, WorkloadConfig, run_workload};
+
+/// Times one fastburn workload: pipeline, inference, train-frozen, train-unfrozen,
+/// fit-frozen or fit-unfrozen.
+#[derive(Parser, Debug)]
+struct Args {
+    /// The workload to run.
+    #[arg(long)]
+    workload: String,
+
+    /// Images per batch.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 224)]
+    size: usize,
+
+    /// Batches timed.
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+
+    /// Untimed batches run first.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+
+    /// Backend: flex, tch-cpu, tch-cuda, wgpu or cuda, as compiled in.
+    #[arg(long, default_value = "flex")]
+    device: String,
+
+    /// Folder with train/ and valid/, for pipeline and fit-*.
+    #[arg(long)]
+    data: Option<PathBuf>,
+
+    /// Loader worker threads for pipeline and fit-*.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+
+    /// Backbone architecture.
+    #[arg(long, default_value = "resnet34")]
+    arch: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<String, String> {
+    let workload: Workload = args.workload.parse().map_err(|error| format!("{error}"))?;
+    let backend: BackendKind = args.device.parse().map_err(|error| format!("{error}"))?;
+    let arch: Arch = parse_arch(&args.arch).ok_or_else(|| format!("unknown architecture `{}`", args.arch))?;
+    let config = WorkloadConfig {
+        workload,
+        arch,
+        batch_size: args.batch,
+        size: args.size,
+        iters: args.iters,
+        warmup: args.warmup,
+        device: backend.device(),
+        data: args.data.clone(),
+        workers: args.workers,
+    };
+
+    let measurement = run_workload(&config).map_err(|error| error.to_string())?;
+    let data_wait = match measurement.data_wait_seconds {
+        Some(seconds) => format!("{seconds:.4}"),
+        None => "null".to_string(),
+    };
+    // Hand-written JSON: the fields are numbers and fixed names, so nothing needs escaping.
+    Ok(format!(
+        "{{\"workload\": \"{workload}\", \"impl\": \"fastburn-{backend}\", \"batch\": {}, \"size\": {}, \
+         \"images\": {}, \"seconds\": {:.4}, \"images_per_s\": {:.4}, \"data_wait_seconds\": {data_wait}}}",
+        args.batch,
+        args.size,
+        measurement.images,
+        measurement.seconds,
+        measurement.images_per_s(),
+    ))
+}

@@ -1,0 +1,386 @@
+//! Fixed workloads that benchmarks time: the data pipeline, ResNet34 inference, training
+//! steps on random batches and `fit` on real images.
+//!
+//! The criterion benches in `benches/` and the comparison harness in `benches/compare/`
+//! both run these, so fastburn's figures and PyTorch's come from the same work.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use fastburn_data::{DataError, IMAGENET_STATS, ImageCheck, ImageDataBunch};
+use fastburn_learner::{
+    BatchIter, Callback, CallbackResult, DataBatch, Learner, LearnerData,
+    LearnerError, LearnerModel, Lr, TrainState, cnn_learner,
+};
+use fastburn_vision::{Arch, HeadConfig, VisionError, create_cnn};
+
+/// Number of classes of the random batches, as in the rock-paper-scissors data.
+const N_CLASSES: usize = 3;
+
+/// A workload the benchmarks time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Decoding and the full training transforms, batch by batch, on real images.
+    Pipeline,
+    /// Forward passes in eval mode on a random batch.
+    Inference,
+    /// `fit` steps on random batches with the body frozen: forward, loss, backward, Adam.
+    TrainFrozen,
+    /// `fit` steps on random batches with every layer group trainable.
+    TrainUnfrozen,
+    /// `fit` on real images with the body frozen: the notebook's first stage, data included.
+    FitFrozen,
+    /// `fit` on real images with every layer group trainable.
+    FitUnfrozen,
+}
+
+impl Workload {
+    /// Lists every workload.
+    pub const ALL: [Workload; 6] = [
+        Workload::Pipeline,
+        Workload::Inference,
+        Workload::TrainFrozen,
+        Workload::TrainUnfrozen,
+        Workload::FitFrozen,
+        Workload::FitUnfrozen,
+    ];
+
+    /// Returns the command-line name, such as `train-frozen`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Pipeline => "pipeline",
+            Workload::Inference => "inference",
+            Workload::TrainFrozen => "train-frozen",
+            Workload::TrainUnfrozen => "train-unfrozen",
+            Workload::FitFrozen => "fit-frozen",
+            Workload::FitUnfrozen => "fit-unfrozen",
+        }
+    }
+
+    /// Returns whether the workload reads the real images of [`WorkloadConfig::data`].
+    pub fn needs_data(self) -> bool {
+        matches!(self, Workload::Pipeline | Workload::FitFrozen | Workload::FitUnfrozen)
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Workload {
+    type Err = WorkloadError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Workload::ALL
+            .into_iter()
+            .find(|workload| workload.name() == name)
+            .ok_or_else(|| WorkloadError::UnknownWorkload(name.to_string()))
+    }
+}
+
+/// Settings of one workload run.
+#[derive(Clone, Debug)]
+pub struct WorkloadConfig {
+    /// The workload to run.
+    pub workload: Workload,
+    /// The backbone, under fastai's head for 3 classes.
+    pub arch: Arch,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Image side in pixels.
+    pub size: usize,
+    /// Batches timed.
+    pub iters: usize,
+    /// Batches run before timing starts, to warm caches, allocators and loader workers.
+    pub warmup: usize,
+    /// The device, without autodiff; training workloads add it.
+    pub device: Device,
+    /// Folder with `train/` and `valid/` of labelled images, for the workloads that need it.
+    pub data: Option<PathBuf>,
+    /// Loader worker threads for the workloads on real images.
+    pub workers: usize,
+}
+
+/// The timing of one workload run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// Images processed in the timed batches.
+    pub images: usize,
+    /// Wall time of the timed batches.
+    pub seconds: f64,
+    /// Part of `seconds` spent waiting for the next batch, for the `fit` workloads.
+    pub data_wait_seconds: Option<f64>,
+}
+
+impl Measurement {
+    /// Returns the throughput in images per second.
+    pub fn images_per_s(&self) -> f64 {
+        self.images as f64 / self.seconds
+    }
+}
+
+/// Error of a workload run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    /// The workload name is not one of [`Workload::ALL`].
+    #[error("unknown workload `{0}`: expected one of pipeline, inference, train-frozen, train-unfrozen, fit-frozen, fit-unfrozen")]
+    UnknownWorkload(String),
+    /// A setting is out of range or missing.
+    #[error("invalid workload setting `{name}`: {reason}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Building the data bunch or loading a batch failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Building the model failed.
+    #[error(transparent)]
+    Vision(#[from] VisionError),
+    /// Training failed.
+    #[error(transparent)]
+    Learner(#[from] LearnerError),
+}
+
+/// Runs `config.workload` once and returns the timing of its timed batches.
+pub fn run_workload(config: &WorkloadConfig) -> Result<Measurement, WorkloadError> {
+    if config.iters == 0 {
+        return Err(invalid("iters", "time at least one batch"));
+    }
+    if config.batch_size == 0 || config.size == 0 {
+        return Err(invalid("batch_size/size", "both must be positive"));
+    }
+
+    match config.workload {
+        Workload::Pipeline => pipeline(config),
+        Workload::Inference => inference(config),
+        Workload::TrainFrozen | Workload::TrainUnfrozen => {
+            let data = RandomBatches::new(config.batch_size, config.size, config.warmup + config.iters);
+            let model = create_cnn(config.arch, N_CLASSES, None, &head(), &config.device)?;
+            let learner = Learner::with_cross_entropy(data, model, Vec::new())?;
+            fit_timed(learner, config, config.workload == Workload::TrainFrozen)
+        }
+        Workload::FitFrozen | Workload::FitUnfrozen => {
+            let data = data_bunch(config)?;
+            let learner = cnn_learner(data, config.arch, None, &head(), Vec::new(), &config.device)?;
+            fit_timed(learner, config, config.workload == Workload::FitFrozen)
+        }
+    }
+}
+
+fn pipeline(config: &WorkloadConfig) -> Result<Measurement, WorkloadError> {
+    let data = data_bunch(config)?;
+    let mut batches = data.train_batches(0, &config.device);
+    for _ in 0..config.warmup {
+        next_batch(&mut batches)?;
+    }
+
+    let start = Instant::now();
+    let mut images = 0;
+    for _ in 0..config.iters {
+        images += next_batch(&mut batches)?.targets.dims()[0];
+    }
+    Ok(Measurement {
+        images,
+        seconds: start.elapsed().as_secs_f64(),
+        data_wait_seconds: None,
+    })
+}
+
+fn next_batch(batches: &mut fastburn_data::BatchIter) -> Result<fastburn_data::Batch, WorkloadError> {
+    match batches.next() {
+        Some(batch) => Ok(batch?),
+        None => Err(invalid("iters", "warmup + iters exceeds the training batches of one epoch")),
+    }
+}
+
+fn inference(config: &WorkloadConfig) -> Result<Measurement, WorkloadError> {
+    let model = create_cnn(config.arch, N_CLASSES, None, &head(), &config.device)?.valid();
+    let images = random_images(config.batch_size, config.size, &config.device);
+    for _ in 0..config.warmup {
+        model.forward(images.clone()).into_data();
+    }
+
+    let start = Instant::now();
+    for _ in 0..config.iters {
+        // Reading the logits back waits for the backend to finish the batch.
+        model.forward(images.clone()).into_data();
+    }
+    Ok(Measurement {
+        images: config.batch_size * config.iters,
+        seconds: start.elapsed().as_secs_f64(),
+        data_wait_seconds: None,
+    })
+}
+
+/// Trains `warmup + iters` batches with `fit(1, 1e-3)` and times the last `iters`.
+fn fit_timed<M: LearnerModel, D: LearnerData>(
+    mut learner: Learner<M, D>,
+    config: &WorkloadConfig,
+    frozen: bool,
+) -> Result<Measurement, WorkloadError> {
+    if frozen {
+        learner.freeze();
+    } else {
+        learner.unfreeze();
+    }
+    learner.show_progress = false;
+
+    let timing = Arc::new(Mutex::new(Timing::default()));
+    let timer = BatchTimer {
+        warmup: config.warmup,
+        total: config.warmup + config.iters,
+        seen: 0,
+        timing: Arc::clone(&timing),
+    };
+    learner.fit_with(1, Lr::Value(1e-3), None, vec![Box::new(timer)])?;
+
+    let timing = timing.lock().map_err(|_| invalid("timing", "the timer panicked"))?;
+    match (timing.start, timing.end) {
+        (Some(start), Some(end)) => Ok(Measurement {
+            images: config.batch_size * config.iters,
+            seconds: (end - start).as_secs_f64(),
+            data_wait_seconds: Some(timing.data_wait.as_secs_f64()),
+        }),
+        _ => Err(invalid("iters", "warmup + iters exceeds the training batches of one epoch")),
+    }
+}
+
+/// Times of the batches a [`BatchTimer`] measured.
+#[derive(Debug, Default)]
+struct Timing {
+    start: Option<Instant>,
+    end: Option<Instant>,
+    last_batch_end: Option<Instant>,
+    data_wait: Duration,
+}
+
+/// Starts the clock after `warmup` batches and stops training after `total`, summing the gaps
+/// between one batch's end and the next one's start: the time spent waiting for data.
+struct BatchTimer {
+    warmup: usize,
+    total: usize,
+    seen: usize,
+    timing: Arc<Mutex<Timing>>,
+}
+
+impl Callback for BatchTimer {
+    fn on_train_begin(&mut self, state: &mut TrainState) -> CallbackResult {
+        state.skip_validate = true;
+        Ok(())
+    }
+
+    fn on_batch_begin(&mut self, _state: &mut TrainState) -> CallbackResult {
+        let now = Instant::now();
+        let mut timing = self.timing.lock().expect("only this callback locks the timing");
+        if self.seen == self.warmup {
+            timing.start = Some(now);
+        } else if self.seen > self.warmup {
+            if let Some(last) = timing.last_batch_end {
+                timing.data_wait += now - last;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_batch_end(&mut self, state: &mut TrainState) -> CallbackResult {
+        let now = Instant::now();
+        self.seen += 1;
+        let mut timing = self.timing.lock().expect("only this callback locks the timing");
+        timing.last_batch_end = Some(now);
+        if self.seen == self.total {
+            timing.end = Some(now);
+            state.stop_epoch = true;
+            state.stop_training = true;
+        }
+        Ok(())
+    }
+}
+
+/// The same random batch over and over, with a valid set of none, so `fit` skips validation.
+struct RandomBatches {
+    batch_size: usize,
+    n_batches: usize,
+    pixels: TensorData,
+}
+
+impl RandomBatches {
+    fn new(batch_size: usize, size: usize, n_batches: usize) -> Self {
+        let pixels = random_images(batch_size, size, &Device::flex()).into_data();
+        Self {
+            batch_size,
+            n_batches,
+            pixels,
+        }
+    }
+}
+
+impl LearnerData for RandomBatches {
+    fn classes(&self) -> Vec<String> {
+        (0..N_CLASSES).map(|class| format!("class{class}")).collect()
+    }
+
+    fn num_train_batches(&self) -> usize {
+        self.n_batches
+    }
+
+    fn num_valid_batches(&self) -> usize {
+        0
+    }
+
+    fn train_batches(&self, _epoch: usize, device: &Device) -> BatchIter<'_> {
+        let targets: Vec<i64> = (0..self.batch_size).map(|i| (i % N_CLASSES) as i64).collect();
+        let device = device.clone();
+        Box::new((0..self.n_batches).map(move |_| {
+            let images = Tensor::<4>::from_data(self.pixels.clone(), &device);
+            let targets = Tensor::<1, Int>::from_data(TensorData::from(targets.as_slice()), &device);
+            Ok(DataBatch { images, targets })
+        }))
+    }
+
+    fn valid_batches(&self, _device: &Device) -> BatchIter<'_> {
+        Box::new(std::iter::empty())
+    }
+}
+
+fn random_images(batch_size: usize, size: usize, device: &Device) -> Tensor<4> {
+    let distribution = burn::tensor::Distribution::Normal(0.0, 1.0);
+    Tensor::random([batch_size, 3, size, size], distribution, device)
+}
+
+fn data_bunch(config: &WorkloadConfig) -> Result<ImageDataBunch, WorkloadError> {
+    let path = config
+        .data
+        .as_ref()
+        .ok_or_else(|| invalid("data", format!("{} reads real images: give their folder", config.workload)))?;
+    let data = ImageDataBunch::from_folder(path)
+        .size(config.size)
+        .batch_size(config.batch_size)
+        .num_workers(config.workers)
+        .normalize(IMAGENET_STATS)
+        // fastai checks no image up front either; a bad one fails when its batch loads.
+        .image_check(ImageCheck::Skip)
+        .build()?;
+    Ok(data)
+}
+
+fn head() -> HeadConfig {
+    // `create_cnn` sets the input features from the body and the classes from its argument.
+    HeadConfig::new(0, N_CLASSES)
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> WorkloadError {
+    WorkloadError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
