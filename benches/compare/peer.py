@@ -1,8 +1,8 @@
 """PyTorch/fastai side of the fastburn comparison: runs one workload once.
 
-The last line on stdout is one JSON object with the measurement; everything else
-(thread counts, versions, fastai's own output) goes to stderr so that run.py can
-parse stdout without filtering.
+The last line on stdout is one JSON object with the measurement. Everything else
+(thread counts, versions, fastai's own output) goes to stderr, so run.py can parse
+stdout without filtering.
 
     python peer.py --workload train-frozen --impl torch-fp32 --batch 64 --size 224 --iters 3 --warmup 1
 
@@ -14,13 +14,14 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 import time
 
 WORKLOADS = ("inference", "train-frozen", "train-unfrozen", "pipeline", "fit-frozen", "fit-unfrozen")
 IMPLS = ("torch-fp32", "torch-bf16", "fastai")
-# Which implementations make sense for each workload: the model-only workloads
-# compare plain PyTorch, the data and fit workloads need fastai's DataLoaders.
+# Implementations that apply to each workload. The model-only workloads compare plain
+# PyTorch, and the data and fit workloads need fastai's DataLoaders.
 VALID_IMPLS = {
     "inference": ("torch-fp32", "torch-bf16"),
     "train-frozen": ("torch-fp32", "torch-bf16"),
@@ -62,8 +63,12 @@ def parse_args(argv):
         )
     if args.batch < 1 or args.size < 1 or args.iters < 1 or args.warmup < 0 or args.workers < 0:
         problems.append("--batch, --size and --iters must be at least 1; --warmup and --workers at least 0")
-    if args.workload in ("pipeline", "fit-frozen", "fit-unfrozen") and not args.data:
-        problems.append(f"--workload {args.workload} reads the real images: pass --data DIR")
+    if args.workload in ("pipeline", "fit-frozen", "fit-unfrozen"):
+        if not args.data:
+            problems.append(f"--workload {args.workload} reads the real images: pass --data DIR")
+        # fastai reports a missing folder only as a TypeError deep inside its Datasets.
+        elif not all(os.path.isdir(os.path.join(args.data, split)) for split in ("train", "valid")):
+            problems.append(f"--data {args.data} must contain the folders train/ and valid/")
     # BatchNorm1d in the head rejects a training batch of one image.
     if args.workload != "inference" and args.batch < 2:
         problems.append(f"--workload {args.workload} needs --batch of at least 2 (BatchNorm in training mode)")
@@ -87,18 +92,18 @@ def synchronize(torch, device):
         torch.cuda.synchronize(device)
 
 
-def build_model(torch):
-    """The ResNet34 that `vision_learner(dls, resnet34, pretrained=False)` builds for 3 classes."""
+def build_model():
+    """Builds the ResNet34 that `vision_learner(dls, resnet34, pretrained=False)` builds for 3 classes."""
     from fastai.vision.learner import create_vision_model
     from torchvision.models import resnet34
 
-    # Body: resnet34 without avgpool/fc; head: concat pooling, BatchNorm/Dropout/Linear x2,
-    # initialised with fastai's kaiming_normal_ like the learner does.
+    # The body is resnet34 without avgpool and fc. The head (concat pooling, then BatchNorm,
+    # Dropout and a bias-free Linear twice) gets fastai's kaiming_normal_ init, as in the learner.
     return create_vision_model(resnet34, NUM_CLASSES, pretrained=False)
 
 
 def freeze_body_except_batchnorm(torch, model):
-    """Mirrors fastai's `Learner.freeze()` with `train_bn=True` on this model.
+    """Freezes the body as fastai's `Learner.freeze()` with `train_bn=True` does on this model.
 
     fastai splits a ResNet into body groups and the head, freezes every group but the
     last, and keeps BatchNorm weights and biases trainable everywhere.
@@ -117,7 +122,7 @@ def autocast_context(torch, args, device):
 
 
 def run_inference(torch, args, device):
-    model = build_model(torch).to(device).eval()
+    model = build_model().to(device).eval()
     inputs = torch.randn(args.batch, 3, args.size, args.size, device=device)
     with torch.inference_mode():
         for _ in range(args.warmup):
@@ -134,7 +139,7 @@ def run_inference(torch, args, device):
 
 
 def run_training(torch, args, device):
-    model = build_model(torch).to(device)
+    model = build_model().to(device)
     if args.workload == "train-frozen":
         freeze_body_except_batchnorm(torch, model)
     model.train()
@@ -163,7 +168,7 @@ def run_training(torch, args, device):
     return args.iters * args.batch, time.perf_counter() - start
 
 
-def make_dataloaders(torch, args, device):
+def make_dataloaders(args, device):
     from fastai.vision.all import ImageDataLoaders, Normalize, Resize, aug_transforms, imagenet_stats
 
     return ImageDataLoaders.from_folder(
@@ -174,8 +179,8 @@ def make_dataloaders(torch, args, device):
         batch_tfms=[*aug_transforms(size=args.size), Normalize.from_stats(*imagenet_stats)],
         bs=args.batch,
         num_workers=args.workers,
-        # fastai would pick a GPU on its own when one exists; the device is explicit so
-        # that a CPU run stays on the CPU on a GPU machine.
+        # fastai picks a GPU on its own when one exists. The explicit device keeps a CPU
+        # run on the CPU on a GPU machine.
         device=device,
     )
 
@@ -188,12 +193,13 @@ def endless_batches(loader):
             produced = True
             yield batch
         if not produced:
-            raise RuntimeError("the training DataLoader yields no batches (fewer images than --batch?)")
+            raise RuntimeError("the training DataLoader yielded no batches; check that --data has "
+                               "at least --batch training images")
         log("training set exhausted; starting a new epoch")
 
 
 def run_pipeline(torch, args, device):
-    dls = make_dataloaders(torch, args, device)
+    dls = make_dataloaders(args, device)
     log(f"training set {len(dls.train_ds)} images, {len(dls.train)} batches per epoch, workers {args.workers}")
     batches = endless_batches(dls.train)
     # The warmup batches include starting the worker processes, which is why the
@@ -254,7 +260,7 @@ def run_fit(torch, args, device):
         def before_validate(self):
             raise CancelValidException()
 
-    dls = make_dataloaders(torch, args, device)
+    dls = make_dataloaders(args, device)
     learn = vision_learner(dls, resnet34, pretrained=False, metrics=accuracy)
     # With pretrained=False vision_learner leaves the model unfrozen, so the
     # notebook's frozen stage has to be set up explicitly here.
@@ -279,6 +285,7 @@ def run_fit(torch, args, device):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Imported only now, so that rejected arguments fail fast without loading torch.
     import torch
 
     torch.manual_seed(0)
