@@ -288,28 +288,29 @@ def kill_group(process):
 def run_once(command, env, timeout):
     """Runs one measurement.
 
-    Returns (images_per_s, None, seconds) on success and (None, failure text, seconds)
-    otherwise, where the failure text is a one-line reason followed by the stderr tail.
+    Returns (images_per_s, None, seconds, data-wait share or None) on success and
+    (None, failure text, seconds, None) otherwise, where the failure text is a one-line
+    reason followed by the stderr tail.
     """
     started = time.perf_counter()
     try:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
     except OSError as error:
-        return None, f"could not start: {error}", 0.0
+        return None, f"could not start: {error}", 0.0, None
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         kill_group(process)
         stdout, stderr = process.communicate()
-        return None, f"timed out after {timeout:g} s\n{tail(stderr)}", time.perf_counter() - started
+        return None, f"timed out after {timeout:g} s\n{tail(stderr)}", time.perf_counter() - started, None
     except KeyboardInterrupt:
         kill_group(process)
         process.communicate()
         raise
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
-        return None, f"exit code {process.returncode}\n{tail(stderr)}", elapsed
+        return None, f"exit code {process.returncode}\n{tail(stderr)}", elapsed, None
     lines = [line for line in stdout.strip().splitlines() if line.strip()]
     try:
         result = json.loads(lines[-1]) if lines else None
@@ -318,8 +319,11 @@ def run_once(command, env, timeout):
     rate = result.get("images_per_s") if isinstance(result, dict) else None
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= 0:
         last = lines[-1][:200] if lines else "(empty)"
-        return None, f"no JSON result with images_per_s on stdout; last line: {last}\n{tail(stderr)}", elapsed
-    return float(rate), None, elapsed
+        return None, f"no JSON result with images_per_s on stdout; last line: {last}\n{tail(stderr)}", elapsed, None
+    # fit-* runs of fastburn also report the time spent waiting for batches.
+    wait, seconds = result.get("data_wait_seconds"), result.get("seconds")
+    wait_share = wait / seconds if isinstance(wait, (int, float)) and isinstance(seconds, (int, float)) and seconds > 0 else None
+    return float(rate), None, elapsed, wait_share
 
 
 def command_line(command, env):
@@ -394,6 +398,7 @@ class Cell:
     def __init__(self):
         self.rates = []
         self.failures = []
+        self.wait_shares = []
 
     def median(self):
         return statistics.median(self.rates) if self.rates else None
@@ -447,6 +452,8 @@ def render_report(args, facts, invocation, plan, cells, fastburn_labels, finishe
                 else:
                     row.append(f"{other_median / median:.2f}")
             note = ""
+            if cell.wait_shares:
+                note = f"waiting for data: {100 * statistics.median(cell.wait_shares):.1f}% of the time"
             if cell.failures:
                 # The reason and the last stderr line usually name the problem; the
                 # full tail follows the table.
@@ -515,14 +522,16 @@ def main(argv=None):
                     done += 1
                     cell = cells.setdefault((workload, batch, impl.label), Cell())
                     if impl.build is not None and impl.build.error:
-                        rate, failure, elapsed = None, impl.build.error, 0.0
+                        rate, failure, elapsed, wait_share = None, impl.build.error, 0.0, None
                     else:
-                        rate, failure, elapsed = run_once(command, impl.env, args.timeout)
+                        rate, failure, elapsed, wait_share = run_once(command, impl.env, args.timeout)
                     if rate is None:
                         cell.failures.append(failure)
                         outcome = "FAILED: " + failure.splitlines()[0]
                     else:
                         cell.rates.append(rate)
+                        if wait_share is not None:
+                            cell.wait_shares.append(wait_share)
                         outcome = f"{rate:.2f} images/s"
                     log(f"[{done}/{total}] {workload} batch {batch} round {round_index} {impl.label}: "
                         f"{outcome} ({elapsed:.1f} s)")
