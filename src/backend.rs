@@ -137,4 +137,13 @@ mod tests {
     fn default_comes_first() {
         assert_eq!(BackendKind::available()[0], BackendKind::Flex);
     }
+
+    /// The member crates' tests create their tensors on `Device::default()`, so with LibTorch
+    /// compiled in (`--features tch`) the whole test suite runs on it.
+    #[cfg(feature = "tch")]
+    #[test]
+    fn default_device_is_libtorch_with_tch() {
+        let name = format!("{:?}", Device::default());
+        assert!(name.contains("LibTorch"), "the default device is {name}");
+    }
 }

@@ -40,7 +40,7 @@ fn notebook_runs_every_step() {
     config.num_workers = Some(2);
     config.verbose = false;
 
-    let summary = run_notebook(&config, &Device::flex()).unwrap();
+    let summary = run_notebook(&config, &Device::default()).unwrap();
 
     // Data: the capped subset keeps all three classes, balanced.
     assert_eq!(summary.classes, ["paper", "rock", "scissors"]);

@@ -7,7 +7,7 @@ use common::{dataset_color, int_values, make_dataset, shared_dir, values, write_
 use fastburn_data::{IMAGENET_STATS, ImageCheck, ImageDataBunch, Item, NormStats, open_image};
 
 fn device() -> Device {
-    Device::flex()
+    Device::default()
 }
 
 #[test]

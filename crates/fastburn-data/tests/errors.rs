@@ -238,7 +238,7 @@ fn header_check_misses_truncation_until_batch() {
         .num_workers(1)
         .build()
         .unwrap();
-    let device = burn::tensor::Device::flex();
+    let device = burn::tensor::Device::default();
     let result = data.train_batches(0, &device).next().unwrap();
     match result {
         Err(DataError::Decode { path, .. }) => assert_eq!(path, truncated),

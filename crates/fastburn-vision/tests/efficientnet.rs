@@ -38,7 +38,7 @@ fn block_table_matches_b0() {
 
 #[test]
 fn residual_only_when_shape_kept() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = EfficientNetLiteConfig::new().init(&device).unwrap();
 
     let residual: Vec<bool> = model._blocks.iter().map(|block| block.residual).collect();
@@ -55,7 +55,7 @@ fn residual_only_when_shape_kept() {
 
 #[test]
 fn parameter_names_follow_pytorch_port() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = EfficientNetLiteConfig::new().init(&device).unwrap();
     let names: Vec<String> = model
         .collect(None, None, true)
@@ -91,7 +91,7 @@ fn parameter_names_follow_pytorch_port() {
 
 #[test]
 fn body_has_no_classifier() {
-    let device = Device::flex();
+    let device = Device::default();
     let body = EfficientNetLiteConfig::new()
         .with_num_classes(None)
         .init(&device)
@@ -104,7 +104,7 @@ fn body_has_no_classifier() {
 
 #[test]
 fn forward_shapes_round_up() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = EfficientNetLiteConfig::new()
         .with_num_classes(Some(7))
         .init(&device)
@@ -149,7 +149,7 @@ fn window_sum(
 
 #[test]
 fn stride_two_pads_bottom_right() {
-    let device = Device::flex();
+    let device = Device::default();
     // Two fresh batch norms in inference mode each divide by sqrt(1 + 1e-3).
     let scale = 1.0 / (1.0 + 1e-3_f32);
 
@@ -191,7 +191,7 @@ fn stride_two_pads_bottom_right() {
 
 #[test]
 fn relu6_clamps_block_activations() {
-    let device = Device::flex();
+    let device = Device::default();
     let block = summing_block(3, &device);
 
     // Every window sum is 9 * 10 = 90 or more, so ReLU6 after the depthwise BN caps it at 6,
@@ -208,12 +208,12 @@ fn drop_connect_drops_whole_samples() {
     let layer = DropConnectConfig::new(0.5).init().unwrap();
 
     // Outside autodiff it is the identity.
-    let inference = Device::flex();
+    let inference = Device::default();
     let input = Tensor::<4>::ones([64, 2, 3, 3], &inference);
     assert_eq!(values(layer.forward(input)), vec![1.0; 64 * 18]);
 
     // In training each sample is all zeros or all 1 / (1 - 0.5) = 2.
-    let training = Device::flex().autodiff();
+    let training = Device::default().autodiff();
     let output = values(layer.forward(Tensor::<4>::ones([64, 2, 3, 3], &training)));
     let mut dropped = 0;
     for sample in output.chunks(18) {
@@ -240,7 +240,7 @@ fn drop_connect_drops_whole_samples() {
 
 #[test]
 fn invalid_rates_rejected() {
-    let device = Device::flex();
+    let device = Device::default();
 
     let error = EfficientNetLiteConfig::new()
         .with_dropout(1.0)
@@ -302,7 +302,7 @@ fn trainable_ids<M: Module>(module: &M) -> Vec<burn::module::ParamId> {
 
 #[test]
 fn layer_groups_split_blocks_in_half() {
-    let device = Device::flex();
+    let device = Device::default();
 
     for num_classes in [Some(1000), None] {
         let model = EfficientNetLiteConfig::new()

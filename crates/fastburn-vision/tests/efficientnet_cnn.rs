@@ -73,7 +73,7 @@ fn arch_reports_lite0_facts() {
 
 #[test]
 fn pretrained_body_gets_fastai_head() {
-    let device = Device::flex();
+    let device = Device::default();
     let weights = common::shared_dir()
         .join("weights")
         .join(LITE0_WEIGHTS_FILE);
@@ -121,7 +121,7 @@ fn pretrained_body_gets_fastai_head() {
 
 #[test]
 fn cnn_layer_groups_cover_once() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = create_cnn(
         Arch::EfficientNetLite0,
         5,
@@ -162,7 +162,7 @@ fn cnn_layer_groups_cover_once() {
 
 #[test]
 fn unpretrained_body_runs_small_images() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = create_cnn(
         Arch::EfficientNetLite0,
         2,
@@ -179,7 +179,7 @@ fn unpretrained_body_runs_small_images() {
 
 #[test]
 fn gradients_reach_stem_in_training() {
-    let device = Device::flex().autodiff();
+    let device = Device::default().autodiff();
     let model = create_cnn(
         Arch::EfficientNetLite0,
         2,

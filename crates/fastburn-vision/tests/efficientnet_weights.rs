@@ -50,7 +50,7 @@ fn relative_error(got: &[f32], want: &[f32]) -> f32 {
 
 #[test]
 fn strided_tensors_read_in_order() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = pretrained(EfficientNetLiteConfig::new(), &device);
     let file = weights::read_tensors(&weights_path()).unwrap();
     let expected = expected();
@@ -97,7 +97,7 @@ fn strided_tensors_read_in_order() {
 
 #[test]
 fn parameter_names_match_file() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = EfficientNetLiteConfig::new().init(&device).unwrap();
     let names: BTreeSet<String> = weights::pytorch_names(model).into_iter().collect();
 
@@ -115,7 +115,7 @@ fn parameter_names_match_file() {
 
 #[test]
 fn pretrained_matches_pytorch() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = pretrained(EfficientNetLiteConfig::new(), &device);
     let expected = expected();
     let input = tensor4(expected.get("input").unwrap(), &device);
@@ -150,7 +150,7 @@ fn pretrained_matches_pytorch() {
 
 #[test]
 fn body_loads_without_classifier() {
-    let device = Device::flex();
+    let device = Device::default();
     let body = pretrained(
         EfficientNetLiteConfig::new().with_num_classes(None),
         &device,
@@ -168,7 +168,7 @@ fn body_loads_without_classifier() {
 
 #[test]
 fn wrong_file_names_keys() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = EfficientNetLiteConfig::new().init(&device).unwrap();
     let resnet = common::fixture("resnet10-random.safetensors");
 
@@ -196,7 +196,7 @@ fn wrong_file_names_keys() {
 
 #[test]
 fn missing_file_is_io_error() {
-    let device = Device::flex();
+    let device = Device::default();
     let model = EfficientNetLiteConfig::new().init(&device).unwrap();
     let path = std::env::temp_dir().join("fastburn-no-such-efficientnet.pth");
 
