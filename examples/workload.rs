@@ -86,14 +86,17 @@ fn run(args: &Args) -> Result<String, String> {
     };
 
     let measurement = run_workload(&config).map_err(|error| error.to_string())?;
+    if measurement.seconds <= 0.0 {
+        return Err("the timed batches took no measurable time; time more of them with --iters".to_string());
+    }
     let data_wait = match measurement.data_wait_seconds {
-        Some(seconds) => format!("{seconds:.4}"),
+        Some(seconds) => format!("{seconds:.6}"),
         None => "null".to_string(),
     };
     // Hand-written JSON: the fields are numbers and fixed names, so nothing needs escaping.
     Ok(format!(
         "{{\"workload\": \"{workload}\", \"impl\": \"fastburn-{backend}\", \"batch\": {}, \"size\": {}, \
-         \"images\": {}, \"seconds\": {:.4}, \"images_per_s\": {:.4}, \"data_wait_seconds\": {data_wait}}}",
+         \"images\": {}, \"seconds\": {:.6}, \"images_per_s\": {:.4}, \"data_wait_seconds\": {data_wait}}}",
         args.batch,
         args.size,
         measurement.images,

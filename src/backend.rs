@@ -78,9 +78,13 @@ impl BackendKind {
         match self {
             #[cfg(feature = "flex")]
             BackendKind::Flex => Device::flex(),
+            // Burn 0.22.1 marks burn-tch deprecated in favour of CubeCL, but LibTorch is still
+            // the way to PyTorch's own CPU and CUDA kernels, so fastburn keeps offering it.
             #[cfg(feature = "tch")]
+            #[allow(deprecated)]
             BackendKind::TchCpu => Device::libtorch(),
             #[cfg(feature = "tch")]
+            #[allow(deprecated)]
             BackendKind::TchCuda => Device::libtorch_cuda(0usize),
             #[cfg(feature = "wgpu")]
             BackendKind::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),

@@ -15,7 +15,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use fastburn_data::{DataError, IMAGENET_STATS, ImageCheck, ImageDataBunch};
 use fastburn_learner::{
     BatchIter, Callback, CallbackResult, DataBatch, Learner, LearnerData,
-    LearnerError, LearnerModel, Lr, TrainState, cnn_learner,
+    LearnerError, LearnerModel, Lr, OneCycleConfig, TrainState, cnn_learner,
 };
 use fastburn_vision::{Arch, HeadConfig, VisionError, create_cnn};
 
@@ -115,7 +115,8 @@ pub struct Measurement {
     pub images: usize,
     /// Wall time of the timed batches.
     pub seconds: f64,
-    /// Part of `seconds` spent waiting for the next batch, for the `fit` workloads.
+    /// Part of `seconds` spent waiting for the next batch, for the `fit` workloads on real
+    /// images.
     pub data_wait_seconds: Option<f64>,
 }
 
@@ -137,7 +138,7 @@ pub enum WorkloadError {
     Invalid {
         /// The setting.
         name: &'static str,
-        /// What is wrong with it.
+        /// The reason the setting is rejected.
         reason: String,
     },
     /// Building the data bunch or loading a batch failed.
@@ -156,8 +157,16 @@ pub fn run_workload(config: &WorkloadConfig) -> Result<Measurement, WorkloadErro
     if config.iters == 0 {
         return Err(invalid("iters", "time at least one batch"));
     }
-    if config.batch_size == 0 || config.size == 0 {
-        return Err(invalid("batch_size/size", "both must be positive"));
+    if config.batch_size == 0 {
+        return Err(invalid("batch", "a batch needs at least one image"));
+    }
+    if config.size == 0 {
+        return Err(invalid("size", "the image side must be positive"));
+    }
+    let trains = !matches!(config.workload, Workload::Pipeline | Workload::Inference);
+    if trains && config.batch_size < 2 {
+        // fastai's head has a BatchNorm1d, which PyTorch cannot train on one image.
+        return Err(invalid("batch", "training needs at least 2 images per batch, as in PyTorch"));
     }
 
     match config.workload {
@@ -167,7 +176,12 @@ pub fn run_workload(config: &WorkloadConfig) -> Result<Measurement, WorkloadErro
             let data = RandomBatches::new(config.batch_size, config.size, config.warmup + config.iters);
             let model = create_cnn(config.arch, N_CLASSES, None, &head(), &config.device)?;
             let learner = Learner::with_cross_entropy(data, model, Vec::new())?;
-            fit_timed(learner, config, config.workload == Workload::TrainFrozen)
+            let measurement = fit_timed(learner, config, config.workload == Workload::TrainFrozen)?;
+            // The batches are in memory already, so the gaps between them are loop overhead.
+            Ok(Measurement {
+                data_wait_seconds: None,
+                ..measurement
+            })
         }
         Workload::FitFrozen | Workload::FitUnfrozen => {
             let data = data_bunch(config)?;
@@ -179,7 +193,8 @@ pub fn run_workload(config: &WorkloadConfig) -> Result<Measurement, WorkloadErro
 
 fn pipeline(config: &WorkloadConfig) -> Result<Measurement, WorkloadError> {
     let data = data_bunch(config)?;
-    let mut batches = data.train_batches(0, &config.device);
+    // Like a training loop, the loader runs on into the next epochs when one is not enough.
+    let mut batches = (0..).flat_map(|epoch| data.train_batches(epoch, &config.device));
     for _ in 0..config.warmup {
         next_batch(&mut batches)?;
     }
@@ -196,10 +211,12 @@ fn pipeline(config: &WorkloadConfig) -> Result<Measurement, WorkloadError> {
     })
 }
 
-fn next_batch(batches: &mut fastburn_data::BatchIter) -> Result<fastburn_data::Batch, WorkloadError> {
+fn next_batch(
+    batches: &mut impl Iterator<Item = Result<fastburn_data::Batch, DataError>>,
+) -> Result<fastburn_data::Batch, WorkloadError> {
     match batches.next() {
         Some(batch) => Ok(batch?),
-        None => Err(invalid("iters", "warmup + iters exceeds the training batches of one epoch")),
+        None => Err(invalid("data", "the training set has no batches")),
     }
 }
 
@@ -222,7 +239,8 @@ fn inference(config: &WorkloadConfig) -> Result<Measurement, WorkloadError> {
     })
 }
 
-/// Trains `warmup + iters` batches with `fit(1, 1e-3)` and times the last `iters`.
+/// Trains `warmup + iters` batches with `fit_one_cycle` (peak 1e-3) over as many epochs as
+/// that takes, and times the last `iters`.
 fn fit_timed<M: LearnerModel, D: LearnerData>(
     mut learner: Learner<M, D>,
     config: &WorkloadConfig,
@@ -241,8 +259,14 @@ fn fit_timed<M: LearnerModel, D: LearnerData>(
         total: config.warmup + config.iters,
         seen: 0,
         timing: Arc::clone(&timing),
+        device: config.device.clone(),
     };
-    learner.fit_with(1, Lr::Value(1e-3), None, vec![Box::new(timer)])?;
+    let per_epoch = learner.data().num_train_batches();
+    if per_epoch == 0 {
+        return Err(invalid("data", "the training set has no batches"));
+    }
+    let epochs = (config.warmup + config.iters).div_ceil(per_epoch);
+    learner.fit_one_cycle_with(epochs, Lr::Value(1e-3), OneCycleConfig::default(), vec![Box::new(timer)])?;
 
     let timing = timing.lock().map_err(|_| invalid("timing", "the timer panicked"))?;
     match (timing.start, timing.end) {
@@ -251,7 +275,7 @@ fn fit_timed<M: LearnerModel, D: LearnerData>(
             seconds: (end - start).as_secs_f64(),
             data_wait_seconds: Some(timing.data_wait.as_secs_f64()),
         }),
-        _ => Err(invalid("iters", "warmup + iters exceeds the training batches of one epoch")),
+        _ => Err(invalid("iters", "training stopped before the timed batches ended")),
     }
 }
 
@@ -271,6 +295,14 @@ struct BatchTimer {
     total: usize,
     seen: usize,
     timing: Arc<Mutex<Timing>>,
+    device: Device,
+}
+
+/// Waits until `device` has finished its queued work.
+fn sync(device: &Device) -> CallbackResult {
+    device
+        .sync()
+        .map_err(|error| LearnerError::invalid("device", format!("waiting for the device failed: {error:?}")))
 }
 
 impl Callback for BatchTimer {
@@ -280,6 +312,10 @@ impl Callback for BatchTimer {
     }
 
     fn on_batch_begin(&mut self, _state: &mut TrainState) -> CallbackResult {
+        if self.seen == self.warmup {
+            // A GPU backend may still be running the warmup; the clock starts when it is done.
+            sync(&self.device)?;
+        }
         let now = Instant::now();
         let mut timing = self.timing.lock().expect("only this callback locks the timing");
         if self.seen == self.warmup {
@@ -293,6 +329,9 @@ impl Callback for BatchTimer {
     }
 
     fn on_batch_end(&mut self, state: &mut TrainState) -> CallbackResult {
+        if self.seen + 1 == self.total {
+            sync(&self.device)?;
+        }
         let now = Instant::now();
         self.seen += 1;
         let mut timing = self.timing.lock().expect("only this callback locks the timing");

@@ -131,6 +131,11 @@ def parse_args(argv):
         for problem in problems:
             print(f"run.py: error: {problem}", file=sys.stderr)
         sys.exit(2)
+    # Builds and runs start in the repository root, so relative paths are fixed here first.
+    args.venv = Path(args.venv).resolve()
+    args.data = Path(args.data).resolve()
+    if args.out is not None:
+        args.out = Path(args.out).resolve()
     return args
 
 
@@ -152,7 +157,7 @@ def ensure_venv(args):
     """
     python = venv_python(args.venv)
     create = [sys.executable, "-m", "venv", str(args.venv)]
-    install = [str(python), "-m", "pip", "install", "torch==2.9.0", "torchvision==0.24.0", "fastai"]
+    install = [str(python), "-m", "pip", "install", "torch==2.9.0", "torchvision==0.24.0", "fastai==2.8.12"]
     check = [str(python), "-c", "import torch, fastai"]
     if args.dry_run:
         if not python.exists():
@@ -166,7 +171,7 @@ def ensure_venv(args):
             return False
     if subprocess.run(check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
         return True
-    log(f"installing torch 2.9.0, torchvision 0.24.0 and fastai into {args.venv} (several GB)")
+    log(f"installing torch 2.9.0, torchvision 0.24.0 and fastai 2.8.12 into {args.venv} (several GB)")
     if subprocess.run(install).returncode != 0:
         log("run.py: pip install failed")
         return False
@@ -491,6 +496,10 @@ def main(argv=None):
     if not venv_ready:
         log("run.py: warning: the PyTorch side is unavailable; its runs will be reported as failed")
 
+    # Read before the builds and runs, so the load average shows how busy the machine was
+    # to begin with.
+    facts = [] if args.dry_run else machine_facts(args, need_peers and venv_ready)
+
     fastburn, peers, builds = implementations_for(args)
     for build in builds:
         build.run(args.dry_run)
@@ -500,8 +509,6 @@ def main(argv=None):
         for batch in args.batches:
             if impls:
                 plan.append((workload, batch, impls))
-    # Read before the runs, so the load average shows how busy the machine was to begin with.
-    facts = [] if args.dry_run else machine_facts(args, need_peers and venv_ready)
 
     total = sum(len(impls) for _, _, impls in plan) * args.rounds
     cells = {}
