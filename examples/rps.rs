@@ -85,7 +85,7 @@ struct Args {
     #[arg(long)]
     skip_corrupt: bool,
 
-    /// Seed of the shuffling and augmentations.
+    /// Seed of the shuffling, the augmentations, the head initialisation and dropout.
     #[arg(long, default_value_t = 42)]
     seed: u64,
 

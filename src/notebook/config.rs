@@ -33,7 +33,8 @@ pub struct NotebookConfig {
     pub lr_find_iters: usize,
     /// Cap on the items of each split, kept balanced over the classes; `None` uses all.
     pub max_items: Option<usize>,
-    /// Seed of the split, the shuffling and the augmentations.
+    /// Seed of the split, the shuffling, the augmentations, the head's initial weights and
+    /// the dropout masks.
     pub seed: u64,
     /// Leave out images that fail to decode, with a warning, instead of stopping.
     pub skip_corrupt: bool,

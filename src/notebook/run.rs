@@ -143,6 +143,10 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
             config.arch.name()
         ));
     }
+    // The seed also fixes the head's initial weights and the dropout masks, so two runs with
+    // the same seed train alike, up to the order of floating-point sums across threads.
+    device.seed(config.seed);
+    device.clone().autodiff().seed(config.seed);
     let head = HeadConfig::new(0, 0);
     let mut learn = cnn_learner(
         data,
