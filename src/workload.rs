@@ -354,7 +354,7 @@ struct RandomBatches {
 
 impl RandomBatches {
     fn new(batch_size: usize, size: usize, n_batches: usize) -> Self {
-        let pixels = random_images(batch_size, size, &Device::flex()).into_data();
+        let pixels = random_images(batch_size, size, &Device::default()).into_data();
         Self {
             batch_size,
             n_batches,
