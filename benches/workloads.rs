@@ -7,7 +7,7 @@
 //! so every benchmark takes 10 samples of one batch each. Filter with a name, as in
 //! `cargo bench --profile dev --bench workloads -- train_frozen`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use burn::tensor::Device;
@@ -20,17 +20,9 @@ const BATCH_SIZES: [usize; 2] = [32, 64];
 const SIZE: usize = 224;
 
 fn rps_dir() -> PathBuf {
-    let shared = match std::env::var_os("FASTBURN_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    };
-    let rps = shared.join("data/rps");
-    assert!(
-        rps.is_dir(),
-        "rps dataset not found at {}: set FASTBURN_SHARED to the folder that holds data/rps",
-        rps.display()
-    );
-    rps
+    // `$FASTBURN_SHARED/data/rps`, or `../shared/data/rps` from the workspace root, where
+    // cargo runs benches.
+    fastburn::rps_data::locate_rps(None).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Batches per timed run: one training or inference batch takes seconds, but the loader

@@ -27,19 +27,13 @@ SCRIPT_DIR = Path(__file__).resolve().parent
 REPO_ROOT = SCRIPT_DIR.parents[1]
 PEER_SCRIPT = SCRIPT_DIR / "peer.py"
 
+# peer.py imports only the standard library at the top, so its tables are shared from there.
+sys.path.insert(0, str(SCRIPT_DIR))
+from peer import IMPLS as PEERS, VALID_IMPLS as VALID_PEERS  # noqa: E402
+
+# fastburn's workloads, in the order of the report.
 WORKLOADS = ("pipeline", "inference", "train-frozen", "train-unfrozen", "fit-frozen", "fit-unfrozen")
 DATA_WORKLOADS = ("pipeline", "fit-frozen", "fit-unfrozen")
-PEERS = ("torch-fp32", "torch-bf16", "fastai")
-# Must match VALID_IMPLS in peer.py: plain PyTorch for the model-only workloads,
-# fastai wherever its DataLoaders or Learner are the thing being measured.
-VALID_PEERS = {
-    "inference": ("torch-fp32", "torch-bf16"),
-    "train-frozen": ("torch-fp32", "torch-bf16"),
-    "train-unfrozen": ("torch-fp32", "torch-bf16"),
-    "pipeline": ("fastai",),
-    "fit-frozen": ("fastai",),
-    "fit-unfrozen": ("fastai",),
-}
 # Timed and untimed batches per workload when --iters / --warmup are not given. By an
 # estimate they keep a default run (three rounds, batches 32 and 64) to 30-45 minutes on an
 # idle 2-core CPU. The pipeline is cheap per batch, and its warmup also covers worker start-up.
