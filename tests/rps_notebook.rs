@@ -6,19 +6,10 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 use fastburn::burn;
-use fastburn::notebook::{NotebookConfig, run_notebook};
+use fastburn::notebook::run_notebook;
 
-fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("FASTBURN_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        dir.join("data/rps").is_dir(),
-        "shared data not found at {}: set FASTBURN_SHARED to the folder holding data/ and fixtures/",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::{shared_dir, small_config};
 
 fn is_png(path: &PathBuf) -> bool {
     image::open(path).is_ok() && fs::read(path).unwrap().starts_with(b"\x89PNG")
@@ -28,17 +19,7 @@ fn is_png(path: &PathBuf) -> bool {
 fn notebook_runs_every_step() {
     let shared = shared_dir();
     let out = tempfile::tempdir().unwrap();
-    let mut config = NotebookConfig::new(shared.join("data/rps"), out.path());
-    config.weights = Some(shared.join("fixtures/resnet34-random.pth"));
-    config.size = 32;
-    config.batch_size = 6;
-    config.max_items = Some(18);
-    config.frozen_epochs = 2;
-    config.unfrozen_epochs = 1;
-    config.final_epochs = 1;
-    config.lr_find_iters = 8;
-    config.num_workers = Some(2);
-    config.verbose = false;
+    let config = small_config(&shared, out.path());
 
     let summary = run_notebook(&config, &Device::default()).unwrap();
 
@@ -121,3 +102,4 @@ fn notebook_runs_every_step() {
     assert!((prediction.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     assert_eq!(summary.lr_suggestion.is_some(), true);
 }
+

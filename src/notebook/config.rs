@@ -34,7 +34,8 @@ pub struct NotebookConfig {
     /// Cap on the items of each split, kept balanced over the classes; `None` uses all.
     pub max_items: Option<usize>,
     /// Seed of the split, the shuffling, the augmentations, the head's initial weights and
-    /// the dropout masks.
+    /// the dropout masks. NOTE: Burn's random generator is shared by the whole process, so
+    /// two runs in parallel threads of one process disturb each other's draws.
     pub seed: u64,
     /// Leave out images that fail to decode, with a warning, instead of stopping.
     pub skip_corrupt: bool,
