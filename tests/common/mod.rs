@@ -17,7 +17,7 @@ pub fn shared_dir() -> PathBuf {
     dir
 }
 
-/// A run of every step on 18 images of 32 pixels, writing into `out`.
+/// Returns a configuration that runs every step on 18 images of 32 pixels, writing into `out`.
 pub fn small_config(shared: &Path, out: &Path) -> NotebookConfig {
     let mut config = NotebookConfig::new(shared.join("data/rps"), out);
     config.weights = Some(shared.join("fixtures/resnet34-random.pth"));
