@@ -81,6 +81,11 @@ struct Args {
     #[arg(long)]
     max_items: Option<usize>,
 
+    /// Hold out this fraction of the images for validation, for a folder of class folders
+    /// without train/ and valid/ (fastai's valid_pct).
+    #[arg(long)]
+    valid_pct: Option<f64>,
+
     /// Leave out images that fail to decode (with a warning) instead of stopping.
     #[arg(long)]
     skip_corrupt: bool,
@@ -157,6 +162,7 @@ fn main() -> ExitCode {
     config.final_epochs = args.final_epochs;
     config.lr_find_iters = args.lr_find_iters;
     config.max_items = args.max_items;
+    config.valid_pct = args.valid_pct;
     config.seed = args.seed;
     config.skip_corrupt = args.skip_corrupt;
     config.num_workers = args.workers;

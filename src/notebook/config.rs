@@ -33,6 +33,9 @@ pub struct NotebookConfig {
     pub lr_find_iters: usize,
     /// Cap on the items of each split, kept balanced over the classes; `None` uses all.
     pub max_items: Option<usize>,
+    /// Fraction of the images in `data`'s class folders held out for validation (fastai's
+    /// `valid_pct`), for a dataset without `train/` and `valid/` folders; `None` uses them.
+    pub valid_pct: Option<f64>,
     /// Seed of the split, the shuffling, the augmentations, the head's initial weights and
     /// the dropout masks. NOTE: Burn's random generator is shared by the whole process, so
     /// two runs in parallel threads of one process disturb each other's draws.
@@ -61,6 +64,7 @@ impl NotebookConfig {
             final_lr: (5e-4, 3e-3),
             lr_find_iters: 100,
             max_items: None,
+            valid_pct: None,
             seed: 42,
             skip_corrupt: false,
             num_workers: None,
@@ -86,6 +90,11 @@ impl NotebookConfig {
         }
         if self.lr_find_iters == 0 {
             return invalid("lr-find-iters", "lr_find needs at least one batch");
+        }
+        if let Some(pct) = self.valid_pct
+            && !(pct > 0.0 && pct < 1.0)
+        {
+            return invalid("valid-pct", "the validation fraction must lie between 0 and 1, exclusive");
         }
         let (start, stop) = self.final_lr;
         if !(start > 0.0 && stop >= start && stop.is_finite()) {
@@ -144,6 +153,15 @@ mod tests {
         config.weights = None;
         config.batch_size = 0;
         assert!(config.check().unwrap_err().to_string().contains("`bs`"));
+
+        config.batch_size = 64;
+        for pct in [0.0, 1.0, f64::NAN] {
+            config.valid_pct = Some(pct);
+            let error = config.check().unwrap_err().to_string();
+            assert!(error.contains("`valid-pct`"), "{pct}: {error}");
+        }
+        config.valid_pct = Some(0.2);
+        assert!(config.check().is_ok());
     }
 
     #[test]

@@ -102,8 +102,12 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
 
     // Data: from_folder, classes and show_batch.
     book.report.heading("Data");
+    let split = match config.valid_pct {
+        Some(pct) => format!("train='.', valid_pct={pct}, "),
+        None => String::new(),
+    };
     book.code(&format!(
-        "data = ImageDataBunch.from_folder(path, ds_tfms=get_transforms(), size={}, bs={}).normalize({})",
+        "data = ImageDataBunch.from_folder(path, {split}ds_tfms=get_transforms(), size={}, bs={}).normalize({})",
         config.size,
         config.batch_size,
         if config.arch.name().starts_with("resnet") { "imagenet_stats" } else { "arch_stats" }
@@ -249,6 +253,9 @@ fn build_data(config: &NotebookConfig) -> Result<ImageDataBunch, DataError> {
         .normalize(config.arch.norm_stats());
     if let Some(max_items) = config.max_items {
         builder = builder.max_items(max_items);
+    }
+    if let Some(pct) = config.valid_pct {
+        builder = builder.valid_pct(pct);
     }
     if config.skip_corrupt {
         builder = builder.skip_corrupt(true);
