@@ -29,10 +29,9 @@ PEER_SCRIPT = SCRIPT_DIR / "peer.py"
 
 # peer.py imports only the standard library at the top, so its tables are shared from there.
 sys.path.insert(0, str(SCRIPT_DIR))
-from peer import IMPLS as PEERS, VALID_IMPLS as VALID_PEERS  # noqa: E402
+from peer import IMPLS as PEERS, VALID_IMPLS as VALID_PEERS, WORKLOADS  # noqa: E402
 
-# fastburn's workloads, in the order of the report.
-WORKLOADS = ("pipeline", "inference", "train-frozen", "train-unfrozen", "fit-frozen", "fit-unfrozen")
+# The workloads that read the real images.
 DATA_WORKLOADS = ("pipeline", "fit-frozen", "fit-unfrozen")
 # Timed and untimed batches per workload when --iters / --warmup are not given. By an
 # estimate they keep a default run (three rounds, batches 32 and 64) to 30-45 minutes on an
@@ -272,8 +271,8 @@ def implementations_for(args):
 
 
 def tail(text, lines=STDERR_TAIL_LINES):
-    kept = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:])
+    non_empty = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(non_empty[-lines:])
 
 
 def kill_group(process):

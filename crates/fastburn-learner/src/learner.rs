@@ -28,8 +28,8 @@ pub struct Learner<M: LearnerModel, D: LearnerData> {
     pub(crate) n_frozen: usize,
     pub(crate) path: PathBuf,
     pub(crate) cnn_info: Option<crate::cnn::CnnInfo>,
-    /// Training epochs started so far, over every `fit` and `lr_find`; it seeds each epoch's
-    /// shuffle and augmentations, so that no two epochs see the same batches.
+    /// Number of training epochs started so far, over every `fit` and `lr_find`. It seeds
+    /// each epoch's shuffle and augmentations, so no two epochs see the same batches.
     pub(crate) epochs_started: usize,
     /// History of the last `fit` (fastai's `learn.recorder`).
     pub recorder: Recorder,

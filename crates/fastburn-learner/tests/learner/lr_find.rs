@@ -102,7 +102,7 @@ fn plots_losses_and_lr() {
 }
 
 #[test]
-fn training_after_lr_find_updates_weights_and_statistics() {
+fn training_resumes_after_lr_find() {
     let mut learner = tiny_learner(16, 4);
     learner.unfreeze();
     learner.fit(1, Lr::Value(1e-3)).unwrap();
