@@ -368,7 +368,7 @@ def machine_facts(args, need_peers):
     commit = capture(["git", "rev-parse", "--short", "HEAD"])
     if commit:
         facts.append(("fastburn commit", commit))
-    facts.append(("fastburn profile", "release" if args.release else "dev (dependencies at opt-level 3)"))
+    facts.append(("fastburn profile", "release" if args.release else "dev (dependencies at opt-level 3, no debug assertions)"))
     if need_peers:
         versions = capture([str(venv_python(args.venv)), "-c",
                             "import torch, torchvision, fastai; "
