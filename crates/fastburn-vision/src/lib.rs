@@ -2,6 +2,7 @@
 //! from PyTorch, safetensors and ONNX files, and fastai's head and layer groups.
 
 mod arch;
+pub mod conv;
 pub mod efficientnet;
 mod head;
 mod layer_groups;

@@ -1,0 +1,273 @@
+//! A 2-D convolution and its two gradients as one matrix product per image (im2col + gemm)
+//! on `f32` NCHW slices.
+//!
+//! Images are spread over rayon's threads with a single-threaded product each, which keeps
+//! every core on one large product. With fewer images than threads the images run in turn
+//! and each product uses all threads instead.
+
+use std::cell::RefCell;
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+use super::geometry::ConvGeometry;
+
+/// Chooses whether a batch runs one image per thread, with single-threaded products, or image
+/// after image, with each product on all threads.
+fn plan(batch: usize) -> (bool, Parallelism) {
+    let threads = rayon::current_num_threads();
+    if threads > 1 && batch >= threads {
+        (true, Parallelism::None)
+    } else if threads > 1 {
+        (false, Parallelism::Rayon(threads))
+    } else {
+        (false, Parallelism::None)
+    }
+}
+
+thread_local! {
+    /// Each thread's column matrix, kept between calls: allocating and zeroing several
+    /// megabytes per image cost more than the copy into it.
+    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with this thread's column buffer, at least `len` long. Its contents are
+/// whatever the last call left, so `f` must overwrite what it reads.
+fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLUMNS.with(|columns| match columns.try_borrow_mut() {
+        Ok(mut columns) => {
+            if columns.len() < len {
+                columns.resize(len, 0.0);
+            }
+            f(&mut columns[..len])
+        }
+        // A rayon thread waiting inside a multi-threaded product can pick up another
+        // convolution's work while its own buffer is borrowed, so that one gets a new buffer.
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
+
+/// Row-major matrix view: `rows × cols` with the given row and column strides.
+#[derive(Clone, Copy)]
+struct Matrix {
+    ptr: *const f32,
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl Matrix {
+    fn row_major(data: &[f32], cols: usize) -> Self {
+        Self {
+            ptr: data.as_ptr(),
+            row_stride: cols as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// Views `data`, a row-major matrix with `cols` columns, as its transpose.
+    fn transposed(data: &[f32], cols: usize) -> Self {
+        Self {
+            ptr: data.as_ptr(),
+            row_stride: 1,
+            col_stride: cols as isize,
+        }
+    }
+}
+
+/// `dst (m × n, row-major) = [dst +] lhs (m × k) · rhs (k × n)`.
+fn matmul(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+    [m, n, k]: [usize; 3],
+    parallelism: Parallelism,
+) {
+    assert!(dst.len() >= m * n, "destination smaller than {m}×{n}");
+    // SAFETY: `dst` contains m × n elements (checked above) and the callers build `lhs` and
+    // `rhs` from slices of at least m × k and k × n elements with matching strides.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.ptr,
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Computes `output = conv(input, weight)` without bias. `input` is `[batch, channels_in, H,
+/// W]`, `weight` is `[channels_out, channels_in, kh, kw]` and `output` is `[batch,
+/// channels_out, out_h, out_w]`, all contiguous.
+pub fn forward(geometry: &ConvGeometry, input: &[f32], weight: &[f32], output: &mut [f32]) {
+    let rows = geometry.column_rows();
+    let pixels = geometry.output_pixels();
+    let out_len = geometry.channels_out * pixels;
+    let in_len = geometry.input_len();
+    let shape = [geometry.channels_out, pixels, rows];
+    let (over_images, parallelism) = plan(geometry.batch);
+
+    let run = |index: usize, out: &mut [f32]| {
+        let image = &input[index * in_len..(index + 1) * in_len];
+        let lhs = Matrix::row_major(weight, rows);
+        if geometry.is_pointwise() {
+            matmul(
+                out,
+                false,
+                lhs,
+                Matrix::row_major(image, pixels),
+                shape,
+                parallelism,
+            );
+            return;
+        }
+        with_columns(rows * pixels, |columns| {
+            geometry.im2col(image, columns);
+            matmul(
+                out,
+                false,
+                lhs,
+                Matrix::row_major(columns, pixels),
+                shape,
+                parallelism,
+            );
+        });
+    };
+
+    if over_images {
+        output
+            .par_chunks_mut(out_len)
+            .enumerate()
+            .for_each(|(index, out)| run(index, out));
+    } else {
+        output
+            .chunks_mut(out_len)
+            .enumerate()
+            .for_each(|(index, out)| run(index, out));
+    }
+}
+
+/// Computes the gradient of the input from the gradient of the output: per image
+/// `col2im(weightᵀ · grad_output)`.
+pub fn backward_input(
+    geometry: &ConvGeometry,
+    weight: &[f32],
+    grad_output: &[f32],
+    grad_input: &mut [f32],
+) {
+    let rows = geometry.column_rows();
+    let pixels = geometry.output_pixels();
+    let out_len = geometry.channels_out * pixels;
+    let in_len = geometry.input_len();
+    let shape = [rows, pixels, geometry.channels_out];
+    let (over_images, parallelism) = plan(geometry.batch);
+
+    let run = |index: usize, grad_image: &mut [f32]| {
+        let grad = Matrix::row_major(&grad_output[index * out_len..(index + 1) * out_len], pixels);
+        let lhs = Matrix::transposed(weight, rows);
+        if geometry.is_pointwise() {
+            matmul(grad_image, false, lhs, grad, shape, parallelism);
+            return;
+        }
+        with_columns(rows * pixels, |columns| {
+            matmul(columns, false, lhs, grad, shape, parallelism);
+            geometry.col2im(columns, grad_image);
+        });
+    };
+
+    if over_images {
+        grad_input
+            .par_chunks_mut(in_len)
+            .enumerate()
+            .for_each(|(index, grad)| run(index, grad));
+    } else {
+        grad_input
+            .chunks_mut(in_len)
+            .enumerate()
+            .for_each(|(index, grad)| run(index, grad));
+    }
+}
+
+/// Computes the gradient of the weight: the sum over images of `grad_output · im2col(input)ᵀ`.
+pub fn backward_weight(
+    geometry: &ConvGeometry,
+    input: &[f32],
+    grad_output: &[f32],
+    grad_weight: &mut [f32],
+) {
+    let rows = geometry.column_rows();
+    let pixels = geometry.output_pixels();
+    let out_len = geometry.channels_out * pixels;
+    let in_len = geometry.input_len();
+    let shape = [geometry.channels_out, rows, pixels];
+    let (over_images, parallelism) = plan(geometry.batch);
+
+    // Adds one image's product onto `sum`.
+    let accumulate = |index: usize, sum: &mut [f32]| {
+        let image = &input[index * in_len..(index + 1) * in_len];
+        let grad = Matrix::row_major(&grad_output[index * out_len..(index + 1) * out_len], pixels);
+        if geometry.is_pointwise() {
+            matmul(
+                sum,
+                true,
+                grad,
+                Matrix::transposed(image, pixels),
+                shape,
+                parallelism,
+            );
+            return;
+        }
+        with_columns(rows * pixels, |columns| {
+            geometry.im2col(image, columns);
+            matmul(
+                sum,
+                true,
+                grad,
+                Matrix::transposed(columns, pixels),
+                shape,
+                parallelism,
+            );
+        });
+    };
+
+    grad_weight.fill(0.0);
+    if !over_images {
+        (0..geometry.batch).for_each(|index| accumulate(index, grad_weight));
+        return;
+    }
+
+    // Each rayon task sums its images into its own buffer, and the buffers are added at the end.
+    let weight_len = grad_weight.len();
+    let total = (0..geometry.batch)
+        .into_par_iter()
+        .fold(
+            || vec![0.0f32; weight_len],
+            |mut sum, index| {
+                accumulate(index, &mut sum);
+                sum
+            },
+        )
+        .reduce(
+            || vec![0.0f32; weight_len],
+            |mut left, right| {
+                left.iter_mut().zip(&right).for_each(|(l, r)| *l += r);
+                left
+            },
+        );
+    grad_weight.copy_from_slice(&total);
+}

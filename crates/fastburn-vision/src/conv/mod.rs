@@ -1,0 +1,130 @@
+//! 2-D convolution for the backbones: fastburn's im2col + gemm kernels on the Flex backend,
+//! Burn's `conv2d` everywhere else.
+//!
+//! On Flex, an ungrouped `f32` convolution becomes one matrix product per image, and its two
+//! gradients under autodiff become two more. Depthwise and other grouped convolutions, other
+//! dtypes and every other backend use Burn's `conv2d` unchanged, so results agree with Burn's
+//! to float rounding.
+
+#[cfg(feature = "flex")]
+mod extension;
+mod geometry;
+#[cfg(feature = "flex")]
+mod kernel;
+
+#[cfg(feature = "flex")]
+pub use extension::GemmConvBackend;
+pub use geometry::ConvGeometry;
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use burn::tensor::ops::ConvOptions;
+
+/// Applies `conv` to `input` as [`Conv2d::forward`] does, through [`conv2d`].
+pub fn forward(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
+    let [_, _, height, width] = input.dims();
+    let padding = padding_pairs(
+        &conv.padding,
+        [height, width],
+        conv.kernel_size,
+        conv.stride,
+    );
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    conv2d(
+        input,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|bias| bias.val()),
+        options,
+    )
+}
+
+/// Computes a 2-D convolution, with fastburn's gemm kernels where they apply (see the module
+/// documentation) and Burn's `conv2d` otherwise.
+pub fn conv2d(
+    input: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if gemm_applies(&input, &weight, &options) {
+        use burn::backend::Dispatch;
+        let output = <Dispatch as GemmConvBackend>::gemm_conv2d(
+            input.into_dispatch(),
+            weight.into_dispatch(),
+            options,
+        );
+        let output = Tensor::<4>::from_dispatch(output);
+        return match bias {
+            Some(bias) => {
+                let channels = bias.dims()[0];
+                output + bias.reshape([1, channels, 1, 1])
+            }
+            None => output,
+        };
+    }
+    burn::tensor::module::conv2d(input, weight, bias, options)
+}
+
+/// The environment variable that turns the gemm kernels off when set to `0`, so that Burn's
+/// own Flex convolution runs instead (to compare the two, or to rule fastburn's out).
+pub const GEMM_CONV_ENV: &str = "FASTBURN_GEMM_CONV";
+
+/// Returns whether the gemm kernels are enabled: unless [`GEMM_CONV_ENV`] is `0`, read once
+/// per process.
+#[cfg(feature = "flex")]
+pub fn gemm_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var(GEMM_CONV_ENV).map_or(true, |value| value.trim() != "0"))
+}
+
+/// Returns whether the gemm kernels handle this convolution: enabled, both operands `f32` on
+/// a Flex device (with or without autodiff), no groups, and shapes that Burn's `conv2d`
+/// accepts.
+#[cfg(feature = "flex")]
+fn gemm_applies(input: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> bool {
+    use burn::backend::DispatchDevice;
+    use burn::tensor::{DType, Device};
+
+    let on_flex = |device: Device| matches!(device.inner().as_dispatch(), DispatchDevice::Flex(_));
+    let x = input.dims();
+    let w = weight.dims();
+    gemm_enabled()
+        && options.groups == 1
+        && input.dtype() == DType::F32
+        && weight.dtype() == DType::F32
+        && on_flex(input.device())
+        && on_flex(weight.device())
+        && x[1] == w[1]
+        && extension::geometry(&x, &w, options)
+            .output()
+            .is_some_and(|[h, w]| h > 0 && w > 0)
+}
+
+/// Splits `padding` into (begin, end) pairs per axis as Burn 0.22.1's `Conv2d` does; its own
+/// function for this is private to burn-nn.
+fn padding_pairs(
+    padding: &PaddingConfig2d,
+    input: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> [(usize, usize); 2] {
+    match padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(*top, *bottom), (*left, *right)],
+        PaddingConfig2d::Same => {
+            // Like TensorFlow's "SAME": the output has ceil(input / stride) positions and any
+            // odd padding goes at the end.
+            let same = |axis: usize| {
+                let outputs = input[axis].div_ceil(stride[axis]);
+                let total = match outputs {
+                    0 => 0,
+                    _ => ((outputs - 1) * stride[axis] + kernel[axis]).saturating_sub(input[axis]),
+                };
+                (total / 2, total - total / 2)
+            };
+            [same(0), same(1)]
+        }
+    }
+}
