@@ -7,6 +7,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Tensor};
 
+use crate::conv;
+
 use super::config::{BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM};
 use super::drop_connect::{DropConnect, DropConnectConfig};
 use super::error::EfficientNetError;
@@ -95,12 +97,12 @@ impl MbConvBlock {
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
 
-        if let (Some(conv), Some(bn)) = (&self._expand_conv, &self._bn0) {
-            x = relu6(bn.forward(conv.forward(x)));
+        if let (Some(expand), Some(bn)) = (&self._expand_conv, &self._bn0) {
+            x = relu6(bn.forward(conv::forward(expand, x)));
         }
 
-        x = relu6(self._bn1.forward(self._depthwise_conv.forward(x)));
-        x = self._bn2.forward(self._project_conv.forward(x));
+        x = relu6(self._bn1.forward(conv::forward(&self._depthwise_conv, x)));
+        x = self._bn2.forward(conv::forward(&self._project_conv, x));
 
         match self.residual {
             true => self.drop_connect.forward(x) + input,

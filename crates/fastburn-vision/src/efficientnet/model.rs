@@ -6,6 +6,8 @@ use burn::nn::{BatchNorm, Dropout, DropoutConfig, Linear, LinearConfig, PaddingC
 use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Tensor};
 
+use crate::conv;
+
 use super::block::{MbConvBlock, batch_norm, pointwise_conv};
 use super::config::{EfficientNetLiteConfig, HEAD_CHANNELS, LITE0_STAGES, STEM_CHANNELS};
 use super::error::{EfficientNetError, check_probability};
@@ -71,7 +73,7 @@ impl EfficientNetLite {
     }
 
     fn forward_stem(&self, input: Tensor<4>) -> Tensor<4> {
-        relu6(self._bn0.forward(self._conv_stem.forward(input)))
+        relu6(self._bn0.forward(conv::forward(&self._conv_stem, input)))
     }
 
     /// Computes the feature map before global pooling: `[batch, 1280, ⌈h/32⌉, ⌈w/32⌉]`.
@@ -86,7 +88,7 @@ impl EfficientNetLite {
             x = block.forward(x);
         }
 
-        relu6(self._bn1.forward(self._conv_head.forward(x)))
+        relu6(self._bn1.forward(conv::forward(&self._conv_head, x)))
     }
 
     /// Computes the ImageNet logits `[batch, num_classes]`, or the pooled `[batch, 1280]`

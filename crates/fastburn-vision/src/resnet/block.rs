@@ -79,8 +79,8 @@ impl BasicBlock {
 
     /// Runs the block.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(input.clone())));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(self.bn1.forward(crate::conv::forward(&self.conv1, input.clone())));
+        let out = self.bn2.forward(crate::conv::forward(&self.conv2, out));
         relu(out + shortcut(&self.downsample, input))
     }
 }
@@ -105,16 +105,16 @@ impl Bottleneck {
 
     /// Runs the block.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(input.clone())));
-        let out = relu(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = relu(self.bn1.forward(crate::conv::forward(&self.conv1, input.clone())));
+        let out = relu(self.bn2.forward(crate::conv::forward(&self.conv2, out)));
+        let out = self.bn3.forward(crate::conv::forward(&self.conv3, out));
         relu(out + shortcut(&self.downsample, input))
     }
 }
 
 fn shortcut(downsample: &Option<Downsample>, input: Tensor<4>) -> Tensor<4> {
     match downsample {
-        Some((conv, bn)) => bn.forward(conv.forward(input)),
+        Some((layer, bn)) => bn.forward(crate::conv::forward(layer, input)),
         None => input,
     }
 }

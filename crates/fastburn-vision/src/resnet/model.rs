@@ -117,7 +117,7 @@ fn forward_body(
     layers: [&Vec<Block>; 4],
     input: Tensor<4>,
 ) -> Tensor<4> {
-    let mut x = maxpool.forward(relu(bn1.forward(conv1.forward(input))));
+    let mut x = maxpool.forward(relu(bn1.forward(crate::conv::forward(conv1, input))));
 
     for stage in layers {
         for block in stage {
