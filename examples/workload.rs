@@ -1,5 +1,5 @@
-//! Runs one benchmark workload and prints its timing as one JSON line, for the comparison
-//! harness in `benches/compare/`.
+//! Runs one benchmark workload and prints its timing and the process's peak resident set
+//! size as one JSON line, for the comparison harness in `benches/compare/`.
 //!
 //! ```text
 //! cargo run --example workload -- --workload train-frozen --batch 64 --iters 3 --warmup 1
@@ -12,7 +12,7 @@ use clap::Parser;
 use fastburn::BackendKind;
 use fastburn::notebook::parse_arch;
 use fastburn::vision::Arch;
-use fastburn::workload::{Workload, WorkloadConfig, run_workload};
+use fastburn::workload::{Workload, WorkloadConfig, peak_rss_bytes, run_workload};
 
 /// Times one fastburn workload: pipeline, inference, train-frozen, train-unfrozen,
 /// fit-frozen or fit-unfrozen.
@@ -93,10 +93,17 @@ fn run(args: &Args) -> Result<String, String> {
         Some(seconds) => format!("{seconds:.6}"),
         None => "null".to_string(),
     };
+    // Read after the run, so the peak includes building the model and the warmup, as the
+    // peer's `ru_maxrss` does.
+    let peak_rss = match peak_rss_bytes() {
+        Some(bytes) => bytes.to_string(),
+        None => "null".to_string(),
+    };
     // Hand-written JSON: the fields are numbers and fixed names, so nothing needs escaping.
     Ok(format!(
         "{{\"workload\": \"{workload}\", \"impl\": \"fastburn-{backend}\", \"batch\": {}, \"size\": {}, \
-         \"images\": {}, \"seconds\": {:.6}, \"images_per_s\": {:.4}, \"data_wait_seconds\": {data_wait}}}",
+         \"images\": {}, \"seconds\": {:.6}, \"images_per_s\": {:.4}, \"data_wait_seconds\": {data_wait}, \
+         \"peak_rss_bytes\": {peak_rss}}}",
         args.batch,
         args.size,
         measurement.images,

@@ -127,6 +127,25 @@ impl Measurement {
     }
 }
 
+/// Reads the peak resident set size of this process in bytes, from `VmHWM` in
+/// `/proc/self/status`.
+///
+/// The peak covers the whole process so far, not one workload run. It counts host memory
+/// only, not the device memory of a GPU backend. Returns `None` where the file or the field
+/// cannot be read, which is every system but Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_hwm(&status)
+}
+
+/// Parses the `VmHWM:   123456 kB` line of a `/proc/<pid>/status` text into bytes. The
+/// kernel's `kB` there means KiB.
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let value = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
+    let kib: u64 = value.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// Error of a workload run.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
@@ -421,5 +440,44 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> WorkloadError {
     WorkloadError::Invalid {
         name,
         reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_vm_hwm_converts_kib_to_bytes() {
+        let status = "Name:\tworkload\nVmPeak:\t  900000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t  100000 kB\n";
+        assert_eq!(parse_vm_hwm(status), Some(123_456 * 1024));
+    }
+
+    #[test]
+    fn parse_vm_hwm_rejects_missing_or_malformed_field() {
+        assert_eq!(parse_vm_hwm("Name:\tworkload\nVmRSS:\t  100000 kB\n"), None);
+        assert_eq!(parse_vm_hwm("VmHWM:\t  lots kB\n"), None);
+        assert_eq!(parse_vm_hwm("VmHWM:\t  123456 pages\n"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn peak_rss_bytes_covers_touched_buffer() {
+        // Writing every byte makes each page resident, so the peak is at least the buffer size.
+        let buffer_bytes = 64 << 20;
+        let buffer = std::hint::black_box(vec![1u8; buffer_bytes]);
+        let peak = peak_rss_bytes().expect("Linux has VmHWM in /proc/self/status");
+        drop(buffer);
+        assert!(peak >= buffer_bytes as u64, "peak RSS {peak} B is below the {buffer_bytes} B buffer just written");
+
+        // The resident set cannot exceed physical memory, which catches a wrong unit.
+        let meminfo = std::fs::read_to_string("/proc/meminfo").expect("Linux has /proc/meminfo");
+        let total_kib: u64 = meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|value| value.trim().strip_suffix("kB"))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("/proc/meminfo has MemTotal in kB");
+        assert!(peak <= total_kib * 1024, "peak RSS {peak} B exceeds MemTotal {total_kib} KiB");
     }
 }

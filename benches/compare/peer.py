@@ -1,8 +1,8 @@
 """PyTorch/fastai side of the fastburn comparison: runs one workload once.
 
-The last line on stdout is one JSON object with the measurement. Everything else
-(thread counts, versions, fastai's own output) goes to stderr, so run.py can parse
-stdout without filtering.
+The last line on stdout is one JSON object with the measurement and the process's
+peak resident set size. Everything else (thread counts, versions, fastai's own output)
+goes to stderr, so run.py can parse stdout without filtering.
 
     python peer.py --workload train-frozen --impl torch-fp32 --batch 64 --size 224 --iters 3 --warmup 1
 
@@ -283,6 +283,21 @@ def run_fit(torch, args, device):
     return timer.images, timer.end - timer.start
 
 
+def peak_rss_bytes():
+    """Returns the peak resident set size of this process in bytes, or None off Linux.
+
+    The peak covers the whole process so far, the torch import and the warmup included.
+    It leaves out DataLoader worker processes (pipeline and fit-* with --workers above 0)
+    and the GPU's memory.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import resource
+
+    # getrusage(2) on Linux gives ru_maxrss in kilobytes of 1024 bytes.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # Imported only now, so that rejected arguments fail fast without loading torch.
@@ -312,6 +327,7 @@ def main(argv=None):
         "images": images,
         "seconds": round(seconds, 4),
         "images_per_s": round(images / seconds, 3) if seconds > 0 else None,
+        "peak_rss_bytes": peak_rss_bytes(),
     }
     if args.device != "cpu":
         result["device"] = args.device

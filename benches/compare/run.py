@@ -2,7 +2,8 @@
 """Compares fastburn with PyTorch and fastai on the same workloads, side by side.
 
 Runs the fastburn `workload` example and `peer.py` alternately, several rounds each,
-and prints a markdown table of images per second with fastburn / peer ratios.
+and prints markdown tables of images per second and of peak resident memory, with
+fastburn / peer ratios.
 Standard library only, so any python3 can run it; the PyTorch side runs in its own
 virtual environment, created on the first run.
 
@@ -286,29 +287,29 @@ def kill_group(process):
 def run_once(command, env, timeout):
     """Runs one measurement.
 
-    Returns (images_per_s, None, seconds, data-wait share or None) on success and
-    (None, failure text, seconds, None) otherwise, where the failure text is a one-line
-    reason followed by the stderr tail.
+    Returns (images_per_s, None, seconds, data-wait share or None, peak RSS bytes or None)
+    on success and (None, failure text, seconds, None, None) otherwise, where the failure
+    text is a one-line reason followed by the stderr tail.
     """
     started = time.perf_counter()
     try:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
     except OSError as error:
-        return None, f"could not start: {error}", 0.0, None
+        return None, f"could not start: {error}", 0.0, None, None
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         kill_group(process)
         stdout, stderr = process.communicate()
-        return None, f"timed out after {timeout:g} s\n{tail(stderr)}", time.perf_counter() - started, None
+        return None, f"timed out after {timeout:g} s\n{tail(stderr)}", time.perf_counter() - started, None, None
     except KeyboardInterrupt:
         kill_group(process)
         process.communicate()
         raise
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
-        return None, f"exit code {process.returncode}\n{tail(stderr)}", elapsed, None
+        return None, f"exit code {process.returncode}\n{tail(stderr)}", elapsed, None, None
     lines = [line for line in stdout.strip().splitlines() if line.strip()]
     try:
         result = json.loads(lines[-1]) if lines else None
@@ -317,11 +318,16 @@ def run_once(command, env, timeout):
     rate = result.get("images_per_s") if isinstance(result, dict) else None
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= 0:
         last = lines[-1][:200] if lines else "(empty)"
-        return None, f"no JSON result with images_per_s on stdout; last line: {last}\n{tail(stderr)}", elapsed, None
+        return (None, f"no JSON result with images_per_s on stdout; last line: {last}\n{tail(stderr)}",
+                elapsed, None, None)
     # fit-* runs of fastburn also report the time spent waiting for batches.
     wait, seconds = result.get("data_wait_seconds"), result.get("seconds")
     wait_share = wait / seconds if isinstance(wait, (int, float)) and isinstance(seconds, (int, float)) and seconds > 0 else None
-    return float(rate), None, elapsed, wait_share
+    # Older binaries and systems other than Linux leave peak_rss_bytes out or null.
+    peak_rss = result.get("peak_rss_bytes")
+    if not isinstance(peak_rss, int) or isinstance(peak_rss, bool) or peak_rss <= 0:
+        peak_rss = None
+    return float(rate), None, elapsed, wait_share, peak_rss
 
 
 def command_line(command, env):
@@ -386,6 +392,13 @@ def format_rate(value):
     return f"{value:.2f}"
 
 
+def format_mib(value):
+    """Formats a byte count in MiB, or an empty string for a missing value."""
+    if value is None:
+        return ""
+    return f"{value / 2**20:.0f}"
+
+
 def markdown_cell(text):
     return text.replace("|", "\\|").replace("\n", " ⏎ ")
 
@@ -397,9 +410,49 @@ class Cell:
         self.rates = []
         self.failures = []
         self.wait_shares = []
+        self.peak_rss = []
 
     def median(self):
         return statistics.median(self.rates) if self.rates else None
+
+    def median_peak_rss(self):
+        return statistics.median(self.peak_rss) if self.peak_rss else None
+
+
+def memory_table(plan, cells, fastburn_labels):
+    """Renders the peak resident memory of the runs that succeeded, as markdown lines."""
+    lines = ["Peak resident set size in MiB, median over the rounds (min and max beside it). "
+             "fastburn reads VmHWM and the peers ru_maxrss, each for its whole process after the timed "
+             "batches. That counts fastburn's loader threads but not the peers' DataLoader worker "
+             "processes, and no GPU memory. A ratio column divides that fastburn device's median by "
+             "the row's median: below 1 means fastburn needs less memory. Empty cells are runs that "
+             "reported no peak."]
+    lines.append("")
+    header = ["workload", "batch", "impl", "median peak RSS MiB", "min", "max"]
+    header += [f"{label} / impl" for label in fastburn_labels]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+
+    for workload, batch, impls in plan:
+        for impl in impls:
+            cell = cells.get((workload, batch, impl.label))
+            if cell is None or not cell.rates:
+                continue
+            median = cell.median_peak_rss()
+            row = [workload, str(batch), impl.label, format_mib(median),
+                   format_mib(min(cell.peak_rss) if cell.peak_rss else None),
+                   format_mib(max(cell.peak_rss) if cell.peak_rss else None)]
+            for label in fastburn_labels:
+                other = cells.get((workload, batch, label))
+                other_median = other.median_peak_rss() if other else None
+                if label == impl.label:
+                    row.append("—")
+                elif other_median is None or median is None:
+                    row.append("")
+                else:
+                    row.append(f"{other_median / median:.2f}")
+            lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def render_report(args, facts, invocation, plan, cells, fastburn_labels, finished):
@@ -462,6 +515,10 @@ def render_report(args, facts, invocation, plan, cells, fastburn_labels, finishe
             row.append(markdown_cell(note))
             lines.append("| " + " | ".join(row) + " |")
 
+    if any(cell.rates for cell in cells.values()):
+        lines.append("")
+        lines += memory_table(plan, cells, fastburn_labels)
+
     if failures:
         lines.append("")
         lines.append("## Failures")
@@ -522,9 +579,9 @@ def main(argv=None):
                     done += 1
                     cell = cells.setdefault((workload, batch, impl.label), Cell())
                     if impl.build is not None and impl.build.error:
-                        rate, failure, elapsed, wait_share = None, impl.build.error, 0.0, None
+                        rate, failure, elapsed, wait_share, peak_rss = None, impl.build.error, 0.0, None, None
                     else:
-                        rate, failure, elapsed, wait_share = run_once(command, impl.env, args.timeout)
+                        rate, failure, elapsed, wait_share, peak_rss = run_once(command, impl.env, args.timeout)
                     if rate is None:
                         cell.failures.append(failure)
                         outcome = "FAILED: " + failure.splitlines()[0]
@@ -533,6 +590,9 @@ def main(argv=None):
                         if wait_share is not None:
                             cell.wait_shares.append(wait_share)
                         outcome = f"{rate:.2f} images/s"
+                        if peak_rss is not None:
+                            cell.peak_rss.append(peak_rss)
+                            outcome += f", peak RSS {format_mib(peak_rss)} MiB"
                     log(f"[{done}/{total}] {workload} batch {batch} round {round_index} {impl.label}: "
                         f"{outcome} ({elapsed:.1f} s)")
     except KeyboardInterrupt:
