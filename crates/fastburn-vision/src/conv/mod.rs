@@ -6,6 +6,7 @@
 //! dtypes and every other backend use Burn's `conv2d` unchanged, so results agree with Burn's
 //! to float rounding.
 
+mod autocast;
 #[cfg(feature = "flex")]
 mod extension;
 mod geometry;
@@ -14,12 +15,13 @@ mod kernel;
 
 #[cfg(feature = "flex")]
 pub use extension::GemmConvBackend;
+pub use autocast::{autocast, autocast_dtype};
 pub use geometry::ConvGeometry;
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Tensor};
 
 /// Applies `conv` to `input` as [`Conv2d::forward`] does, through [`conv2d`].
 pub fn forward(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
@@ -47,6 +49,20 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
+    if let Some(dtype) = autocast_dtype()
+        && input.dtype() == DType::F32
+        && dtype != DType::F32
+    {
+        // fastburn's gemm kernels are `f32` only, so half precision runs Burn's conv2d.
+        let output = burn::tensor::module::conv2d(
+            input.cast(dtype),
+            weight.cast(dtype),
+            bias.map(|bias| bias.cast(dtype)),
+            options,
+        );
+        return output.cast(DType::F32);
+    }
+
     #[cfg(feature = "flex")]
     if gemm_applies(&input, &weight, &options) {
         use burn::backend::Dispatch;
@@ -85,7 +101,7 @@ pub fn gemm_enabled() -> bool {
 #[cfg(feature = "flex")]
 fn gemm_applies(input: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> bool {
     use burn::backend::DispatchDevice;
-    use burn::tensor::{DType, Device};
+    use burn::tensor::Device;
 
     let on_flex = |device: Device| matches!(device.inner().as_dispatch(), DispatchDevice::Flex(_));
     let x = input.dims();
