@@ -1,5 +1,7 @@
 //! The training loop: `fit`, `fit_one_cycle` and the event dispatch of [`Callback`]s.
 
+use fastburn_vision::conv::autocast;
+
 use crate::callback::SmoothenValue;
 use crate::{
     Callback, DataBatch, LearnerData, LearnerError, LearnerModel, LearnerRequest, Lr,
@@ -173,7 +175,8 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         state.skip_backward = false;
         self.dispatch(callbacks, state, |cb, state| cb.on_batch_begin(state))?;
 
-        let output = self.model.forward(batch.images);
+        let model = &self.model;
+        let output = autocast(self.precision.compute_dtype(), || model.forward(batch.images));
         let loss = self.loss.mean(output, batch.targets);
         state.last_loss = loss.clone().into_scalar::<f32>() as f64;
         state.smooth_loss = smoother.add(state.last_loss);
@@ -181,7 +184,19 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
 
         if !state.skip_backward {
             self.dispatch(callbacks, state, |cb, state| cb.on_backward_begin(state))?;
-            let mut grads = ParamGrads::from_backward(&self.model, loss.backward());
+            let scaled_loss = match &self.loss_scaler {
+                Some(scaler) => loss.mul_scalar(scaler.scale),
+                None => loss,
+            };
+            let mut grads = ParamGrads::from_backward(&self.model, scaled_loss.backward());
+            if let Some(scaler) = &mut self.loss_scaler
+                && !scaler.unscale(&mut grads)
+            {
+                // fastai skips the step whose gradients overflowed and goes on with a smaller scale.
+                self.dispatch(callbacks, state, |cb, state| cb.on_batch_end(state))?;
+                state.iteration += 1;
+                return Ok(());
+            }
             for callback in callbacks.iter_mut() {
                 callback.on_backward_end(state, &mut grads).map_err(|error| named(&**callback, error))?;
                 self.handle_requests(state)?;

@@ -60,6 +60,11 @@ impl ParamGrads {
         sum_of_squares.sqrt()
     }
 
+    /// Returns whether every gradient is finite (no infinity and no NaN).
+    pub fn all_finite(&self) -> bool {
+        self.grads.values().all(|grad| grad.clone().is_finite().all().into_scalar::<bool>())
+    }
+
     /// Multiplies every gradient by `factor`.
     pub fn scale(&mut self, factor: f64) {
         for grad in self.grads.values_mut() {

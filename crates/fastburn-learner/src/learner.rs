@@ -31,6 +31,10 @@ pub struct Learner<M: LearnerModel, D: LearnerData> {
     /// Number of training epochs started so far, over every `fit` and `lr_find`. It seeds
     /// each epoch's shuffle and augmentations, so no two epochs see the same batches.
     pub(crate) epochs_started: usize,
+    /// The dtype the convolutions compute in (see `to_bf16` / `to_fp16`).
+    pub(crate) precision: crate::Precision,
+    /// The dynamic loss scale of float16 training.
+    pub(crate) loss_scaler: Option<crate::LossScaler>,
     /// History of the last `fit` (fastai's `learn.recorder`).
     pub recorder: Recorder,
     /// Callbacks that take part in every `fit`, after the recorder.
@@ -81,6 +85,8 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
             path: PathBuf::from("."),
             cnn_info: None,
             epochs_started: 0,
+            precision: crate::Precision::Fp32,
+            loss_scaler: None,
             recorder: Recorder::default(),
             callbacks: Vec::new(),
             show_progress: true,

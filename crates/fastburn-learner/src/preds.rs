@@ -2,6 +2,8 @@
 
 use burn::tensor::activation::softmax;
 
+use fastburn_vision::conv::autocast;
+
 use crate::{Learner, LearnerData, LearnerError, LearnerModel};
 
 /// Predictions over the valid set, one entry per item in validation order (fastai's
@@ -29,7 +31,7 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         for batch in self.data.valid_batches(&self.device) {
             let batch = batch.map_err(|error| LearnerError::Data(error.to_string()))?;
             let [batch_size] = batch.targets.dims();
-            let output = model.forward(batch.images);
+            let output = autocast(self.precision.compute_dtype(), || model.forward(batch.images));
             let [_, n_classes] = output.dims();
 
             let losses = self.loss.per_item(output.clone(), batch.targets.clone());

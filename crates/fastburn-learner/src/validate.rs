@@ -1,5 +1,7 @@
 //! Validation over the whole valid set.
 
+use fastburn_vision::conv::autocast;
+
 use crate::{EpochMetrics, Learner, LearnerData, LearnerError, LearnerModel};
 
 impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
@@ -16,7 +18,7 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         for batch in self.data.valid_batches(&self.device) {
             let batch = batch.map_err(|error| LearnerError::Data(error.to_string()))?;
             let batch_size = batch.targets.dims()[0];
-            let output = model.forward(batch.images);
+            let output = autocast(self.precision.compute_dtype(), || model.forward(batch.images));
 
             let losses = self.loss.per_item(output.clone(), batch.targets.clone());
             loss_sum += losses.sum().into_scalar::<f32>() as f64;

@@ -6,6 +6,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use fastburn_vision::conv;
 use fastburn_learner::{BatchIter, DataBatch, LayerGroup, LearnerData, LearnerModel};
 
 /// conv-bn-relu twice, global average pooling and a linear head: three layer groups.
@@ -42,8 +43,9 @@ fn ids(params: &[&Param<Tensor<1>>]) -> Vec<burn::module::ParamId> {
 
 impl LearnerModel for TinyNet {
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = relu(self.bn1.forward(self.conv1.forward(images)));
-        let x = relu(self.bn2.forward(self.conv2.forward(x)));
+        // fastburn's conv2d, as the real backbones use, so mixed precision reaches it.
+        let x = relu(self.bn1.forward(conv::forward(&self.conv1, images)));
+        let x = relu(self.bn2.forward(conv::forward(&self.conv2, x)));
         let x: Tensor<2> = self.pool.forward(x).flatten(1, 3);
         self.head.forward(x)
     }

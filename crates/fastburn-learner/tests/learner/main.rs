@@ -5,5 +5,6 @@ mod callbacks;
 mod fit;
 mod freeze;
 mod lr_find;
+mod precision;
 mod save;
 mod schedule;

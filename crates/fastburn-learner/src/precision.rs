@@ -1,0 +1,137 @@
+//! Mixed-precision training, fastai's `to_fp16()`: the convolutions compute in half
+//! precision while the parameters (the master weights), batch norm, the loss and the
+//! optimizer stay in `f32`.
+
+use burn::tensor::DType;
+
+use crate::{Learner, LearnerData, LearnerError, LearnerModel, ParamGrads};
+
+/// The dtype a learner's convolutions compute in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Everything in `f32`.
+    #[default]
+    Fp32,
+    /// Convolutions in bfloat16. It has `f32`'s exponent range, so no loss scaling is needed.
+    Bf16,
+    /// Convolutions in float16, with dynamic loss scaling against gradient underflow.
+    Fp16,
+}
+
+impl Precision {
+    /// Returns the dtype convolutions compute in, or `None` for `f32`.
+    pub fn compute_dtype(self) -> Option<DType> {
+        match self {
+            Precision::Fp32 => None,
+            Precision::Bf16 => Some(DType::BF16),
+            Precision::Fp16 => Some(DType::F16),
+        }
+    }
+}
+
+/// fastai v1's dynamic loss scale: start at 2^24, halve on a step whose gradients overflow
+/// (that step is skipped), double after 1000 steps without an overflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossScaler {
+    /// The factor the loss is multiplied by before the backward pass.
+    pub scale: f64,
+    /// Steps since the last overflow.
+    pub good_steps: usize,
+    /// Steps skipped because a gradient was not finite.
+    pub skipped_steps: usize,
+}
+
+impl LossScaler {
+    /// The largest scale, and the first: fastai v1's `max_scale`.
+    pub const MAX_SCALE: f64 = 16_777_216.0;
+    /// Overflow-free steps before the scale doubles: fastai v1's `max_noskip`.
+    pub const GROWTH_INTERVAL: usize = 1000;
+
+    /// Updates the scale after a backward pass and unscales `grads` in place. Returns whether
+    /// the optimizer step should run, which is false when a gradient is infinite or NaN.
+    pub fn unscale(&mut self, grads: &mut ParamGrads) -> bool {
+        if !grads.all_finite() {
+            self.scale = (self.scale / 2.0).max(1.0);
+            self.good_steps = 0;
+            self.skipped_steps += 1;
+            return false;
+        }
+
+        grads.scale(1.0 / self.scale);
+        self.good_steps += 1;
+        if self.good_steps >= Self::GROWTH_INTERVAL {
+            self.scale = (self.scale * 2.0).min(Self::MAX_SCALE);
+            self.good_steps = 0;
+        }
+        true
+    }
+}
+
+impl Default for LossScaler {
+    fn default() -> Self {
+        Self {
+            scale: Self::MAX_SCALE,
+            good_steps: 0,
+            skipped_steps: 0,
+        }
+    }
+}
+
+impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
+    /// Trains and predicts with the convolutions in float16, as fastai's `to_fp16()`, with
+    /// dynamic loss scaling. Parameters, batch norm, the loss and the optimizer stay in `f32`.
+    ///
+    /// Speeds training up only where the backend has fast float16 convolutions (GPUs, and
+    /// LibTorch on CPUs with AVX-512 FP16 or AMX-FP16). On other CPUs it is slower than `f32`.
+    ///
+    /// Fails when the learner's device has no float16 tensors.
+    pub fn to_fp16(&mut self) -> Result<&mut Self, LearnerError> {
+        self.set_precision(Precision::Fp16)?;
+        Ok(self)
+    }
+
+    /// Trains and predicts with the convolutions in bfloat16, like PyTorch's bfloat16
+    /// autocast, with no loss scaling. Speeds training up where the backend has fast bfloat16
+    /// convolutions: GPUs, and LibTorch (oneDNN) on CPUs with AMX or AVX-512 BF16.
+    ///
+    /// Fails when the learner's device has no bfloat16 tensors.
+    pub fn to_bf16(&mut self) -> Result<&mut Self, LearnerError> {
+        self.set_precision(Precision::Bf16)?;
+        Ok(self)
+    }
+
+    /// Returns to full `f32` precision, as fastai's `to_fp32()`.
+    pub fn to_fp32(&mut self) -> &mut Self {
+        self.precision = Precision::Fp32;
+        self.loss_scaler = None;
+        self
+    }
+
+    /// Returns the precision set by [`to_fp16`](Self::to_fp16), [`to_bf16`](Self::to_bf16)
+    /// or [`to_fp32`](Self::to_fp32).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Returns the loss scaler of float16 training, if any.
+    pub fn loss_scaler(&self) -> Option<&LossScaler> {
+        self.loss_scaler.as_ref()
+    }
+
+    fn set_precision(&mut self, precision: Precision) -> Result<(), LearnerError> {
+        if let Some(dtype) = precision.compute_dtype()
+            && !self.device.supports_dtype(dtype)
+        {
+            return Err(LearnerError::invalid(
+                "precision",
+                format!(
+                    "the device {:?} has no {dtype:?} tensors; use to_fp32()",
+                    self.device
+                ),
+            ));
+        }
+        self.precision = precision;
+        self.loss_scaler = (precision == Precision::Fp16).then(LossScaler::default);
+        Ok(())
+    }
+}
