@@ -13,6 +13,7 @@ use std::time::Duration;
 use burn::tensor::Device;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use fastburn::burn;
+use fastburn::learner::Precision;
 use fastburn::vision::Arch;
 use fastburn::workload::{Workload, WorkloadConfig, run_workload};
 
@@ -52,6 +53,7 @@ fn bench_workload(c: &mut Criterion, workload: Workload, name: &str) {
             device: Device::default(),
             data: workload.needs_data().then(rps_dir),
             workers: 2,
+            precision: Precision::Fp32,
         };
         group.throughput(Throughput::Elements((batch_size * config.iters) as u64));
         group.bench_with_input(BenchmarkId::from_parameter(batch_size), &config, |bencher, config| {

@@ -12,6 +12,7 @@ use clap::Parser;
 use fastburn::BackendKind;
 use fastburn::notebook::parse_arch;
 use fastburn::vision::Arch;
+use fastburn::learner::Precision;
 use fastburn::workload::{Workload, WorkloadConfig, peak_rss_bytes, run_workload};
 
 /// Times one fastburn workload: pipeline, inference, train-frozen, train-unfrozen,
@@ -53,6 +54,20 @@ struct Args {
     /// Backbone architecture.
     #[arg(long, default_value = "resnet34")]
     arch: String,
+
+    /// The dtype the convolutions compute in: fp32, bf16 or fp16 (the learner's
+    /// to_bf16() / to_fp16()).
+    #[arg(long, default_value = "fp32", value_parser = parse_precision)]
+    precision: Precision,
+}
+
+fn parse_precision(name: &str) -> Result<Precision, String> {
+    match name {
+        "fp32" => Ok(Precision::Fp32),
+        "bf16" => Ok(Precision::Bf16),
+        "fp16" => Ok(Precision::Fp16),
+        other => Err(format!("unknown precision `{other}`; expected fp32, bf16 or fp16")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -83,6 +98,7 @@ fn run(args: &Args) -> Result<String, String> {
         device: backend.device(),
         data: args.data.clone(),
         workers: args.workers,
+        precision: args.precision,
     };
 
     let measurement = run_workload(&config).map_err(|error| error.to_string())?;
@@ -99,9 +115,14 @@ fn run(args: &Args) -> Result<String, String> {
         Some(bytes) => bytes.to_string(),
         None => "null".to_string(),
     };
+    let precision = match args.precision {
+        Precision::Fp32 => "",
+        Precision::Bf16 => "-bf16",
+        Precision::Fp16 => "-fp16",
+    };
     // Hand-written JSON: the fields are numbers and fixed names, so nothing needs escaping.
     Ok(format!(
-        "{{\"workload\": \"{workload}\", \"impl\": \"fastburn-{backend}\", \"batch\": {}, \"size\": {}, \
+        "{{\"workload\": \"{workload}\", \"impl\": \"fastburn-{backend}{precision}\", \"batch\": {}, \"size\": {}, \
          \"images\": {}, \"seconds\": {:.6}, \"images_per_s\": {:.4}, \"data_wait_seconds\": {data_wait}, \
          \"peak_rss_bytes\": {peak_rss}}}",
         args.batch,

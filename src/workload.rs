@@ -15,8 +15,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use fastburn_data::{DataError, IMAGENET_STATS, ImageCheck, ImageDataBunch};
 use fastburn_learner::{
     BatchIter, Callback, CallbackResult, DataBatch, Learner, LearnerData,
-    LearnerError, LearnerModel, Lr, OneCycleConfig, TrainState, cnn_learner,
+    LearnerError, LearnerModel, Lr, OneCycleConfig, Precision, TrainState, cnn_learner,
 };
+use fastburn_vision::conv::autocast;
 use fastburn_vision::{Arch, HeadConfig, VisionError, create_cnn};
 
 /// Number of classes of the random batches, as in the rock-paper-scissors data.
@@ -106,6 +107,9 @@ pub struct WorkloadConfig {
     pub data: Option<PathBuf>,
     /// Loader worker threads for the workloads on real images.
     pub workers: usize,
+    /// The dtype the convolutions compute in, as the learner's `to_bf16()` / `to_fp16()`
+    /// set it.
+    pub precision: Precision,
 }
 
 /// The timing of one workload run.
@@ -242,14 +246,15 @@ fn next_batch(
 fn inference(config: &WorkloadConfig) -> Result<Measurement, WorkloadError> {
     let model = create_cnn(config.arch, N_CLASSES, None, &head(), &config.device)?.valid();
     let images = random_images(config.batch_size, config.size, &config.device);
+    let dtype = config.precision.compute_dtype();
     for _ in 0..config.warmup {
-        model.forward(images.clone()).into_data();
+        autocast(dtype, || model.forward(images.clone())).into_data();
     }
 
     let start = Instant::now();
     for _ in 0..config.iters {
         // Reading the logits back waits for the backend to finish the batch.
-        model.forward(images.clone()).into_data();
+        autocast(dtype, || model.forward(images.clone())).into_data();
     }
     Ok(Measurement {
         images: config.batch_size * config.iters,
@@ -271,6 +276,11 @@ fn fit_timed<M: LearnerModel, D: LearnerData>(
         learner.unfreeze();
     }
     learner.show_progress = false;
+    match config.precision {
+        Precision::Fp32 => learner.to_fp32(),
+        Precision::Bf16 => learner.to_bf16()?,
+        Precision::Fp16 => learner.to_fp16()?,
+    };
 
     let timing = Arc::new(Mutex::new(Timing::default()));
     let timer = BatchTimer {
@@ -446,6 +456,32 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> WorkloadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tiny(workload: Workload, precision: Precision) -> WorkloadConfig {
+        WorkloadConfig {
+            workload,
+            arch: Arch::ResNet18,
+            batch_size: 2,
+            size: 32,
+            iters: 1,
+            warmup: 0,
+            device: Device::default(),
+            data: None,
+            workers: 1,
+            precision,
+        }
+    }
+
+    #[test]
+    fn mixed_precision_workloads_run() {
+        for precision in [Precision::Bf16, Precision::Fp16] {
+            for workload in [Workload::Inference, Workload::TrainFrozen] {
+                let measurement = run_workload(&tiny(workload, precision)).unwrap();
+                assert_eq!(measurement.images, 2, "{workload:?} in {precision:?}");
+                assert!(measurement.seconds > 0.0, "{workload:?} in {precision:?}");
+            }
+        }
+    }
 
     #[test]
     fn parse_vm_hwm_converts_kib_to_bytes() {

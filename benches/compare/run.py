@@ -41,6 +41,8 @@ DEFAULT_ITERS = {"pipeline": 20, "inference": 5, "train-frozen": 3, "train-unfro
 DEFAULT_WARMUP = {"pipeline": 2, "inference": 1, "train-frozen": 1, "train-unfrozen": 1, "fit-frozen": 1, "fit-unfrozen": 1}
 # Cargo feature that compiles each fastburn device in. None means the default features.
 DEVICE_FEATURES = {"flex": None, "tch-cpu": "tch", "tch-cuda": "tch", "wgpu": "wgpu", "cuda": "cuda"}
+# Half-precision suffixes a device may carry, as in `tch-cpu+bf16` (the learner's to_bf16()).
+PRECISIONS = ("bf16", "fp16")
 STDERR_TAIL_LINES = 15
 
 
@@ -50,6 +52,12 @@ def log(message):
 
 def comma_list(text):
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def split_precision(entry):
+    """Splits a device entry such as `tch-cpu+bf16` into the device and the precision (or None)."""
+    device, _, precision = entry.partition("+")
+    return device, precision or None
 
 
 def default_data_dir():
@@ -74,7 +82,8 @@ def parse_args(argv):
     parser.add_argument("--warmup", type=int, help="untimed batches per run (default: per workload, "
                         + ", ".join(f"{w} {n}" for w, n in DEFAULT_WARMUP.items()) + ")")
     parser.add_argument("--devices", default="flex",
-                        help=f"comma list of fastburn devices: {', '.join(DEVICE_FEATURES)}; empty for none")
+                        help=f"comma list of fastburn devices: {', '.join(DEVICE_FEATURES)}, each optionally "
+                        f"with +{' or +'.join(PRECISIONS)} for mixed precision; empty for none")
     parser.add_argument("--peers", default=",".join(PEERS),
                         help="comma list of PyTorch/fastai implementations; each runs only where it applies")
     parser.add_argument("--peer-device", default="cpu", choices=("cpu", "cuda"),
@@ -105,9 +114,12 @@ def parse_args(argv):
             problems.append(f"unknown peer {peer!r}; choose from {', '.join(PEERS)}")
     # A stand-in binary decides itself which devices it accepts.
     if args.fastburn_bin is None:
-        for device in args.devices:
+        for entry in args.devices:
+            device, precision = split_precision(entry)
             if device not in DEVICE_FEATURES:
                 problems.append(f"unknown device {device!r}; choose from {', '.join(DEVICE_FEATURES)}")
+            if precision is not None and precision not in PRECISIONS:
+                problems.append(f"unknown precision {precision!r} in {entry!r}; choose from {', '.join(PRECISIONS)}")
     try:
         args.batches = [int(batch) for batch in comma_list(args.batches)]
     except ValueError:
@@ -244,7 +256,8 @@ class Implementation:
 def implementations_for(args):
     fastburn = []
     builds = {}
-    for device in args.devices:
+    for entry in args.devices:
+        device, precision = split_precision(entry)
         feature = DEVICE_FEATURES.get(device)
         env = {}
         if args.fastburn_bin is not None:
@@ -259,8 +272,12 @@ def implementations_for(args):
             dirs = torch_lib_dirs(args.venv)
             old = os.environ.get("LD_LIBRARY_PATH")
             env["LD_LIBRARY_PATH"] = os.pathsep.join(dirs + ([old] if old else []))
-        fastburn.append(Implementation(f"fastburn-{device}", [str(binary), "--device", device],
-                                       env=env, is_fastburn=True, build=build))
+        command = [str(binary), "--device", device]
+        label = f"fastburn-{device}"
+        if precision is not None:
+            command += ["--precision", precision]
+            label += f"-{precision}"
+        fastburn.append(Implementation(label, command, env=env, is_fastburn=True, build=build))
     suffix = "" if args.peer_device == "cpu" else f"-{args.peer_device}"
     peers = []
     for peer in args.peers:
@@ -537,7 +554,7 @@ def main(argv=None):
     invocation = shlex.join(["python3"] + sys.argv)
 
     need_peers = any(peer in VALID_PEERS[workload] for workload in args.workloads for peer in args.peers)
-    need_venv = need_peers or any(device.startswith("tch-") for device in args.devices)
+    need_venv = need_peers or any(entry.startswith("tch-") for entry in args.devices)
     if any(workload in DATA_WORKLOADS for workload in args.workloads) and not args.data.is_dir():
         log(f"run.py: warning: data folder {args.data} not found; pipeline and fit-* runs will fail "
             "(set --data or FASTBURN_SHARED)")

@@ -81,8 +81,8 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     /// Trains and predicts with the convolutions in float16, as fastai's `to_fp16()`, with
     /// dynamic loss scaling. Parameters, batch norm, the loss and the optimizer stay in `f32`.
     ///
-    /// Speeds training up only where the backend has fast float16 convolutions (GPUs, and
-    /// LibTorch on CPUs with AVX-512 FP16 or AMX-FP16). On other CPUs it is slower than `f32`.
+    /// It pays off only where the backend has fast float16 convolutions, as on GPUs. On the
+    /// Flex CPU backend it is slower than `f32`, because fastburn's gemm kernels are `f32` only.
     ///
     /// Fails when the learner's device has no float16 tensors.
     pub fn to_fp16(&mut self) -> Result<&mut Self, LearnerError> {
@@ -91,8 +91,10 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     }
 
     /// Trains and predicts with the convolutions in bfloat16, like PyTorch's bfloat16
-    /// autocast, with no loss scaling. Speeds training up where the backend has fast bfloat16
-    /// convolutions: GPUs, and LibTorch (oneDNN) on CPUs with AMX or AVX-512 BF16.
+    /// autocast, with no loss scaling.
+    ///
+    /// It pays off where the backend has fast bfloat16 convolutions: GPUs, and LibTorch,
+    /// whose oneDNN kernels use AMX on recent Xeons. On Flex it is slower than `f32`.
     ///
     /// Fails when the learner's device has no bfloat16 tensors.
     pub fn to_bf16(&mut self) -> Result<&mut Self, LearnerError> {
