@@ -82,7 +82,8 @@ impl CnnLearner {
             .data
             .prepare_image(path.as_ref(), &self.device)
             .map_err(|error| LearnerError::Data(error.to_string()))?;
-        let output = self.model.valid().forward(image);
+        let model = self.model.valid();
+        let output = fastburn_vision::conv::autocast(self.precision.compute_dtype(), || model.forward(image));
         prediction(output, self.data.classes())
     }
 }

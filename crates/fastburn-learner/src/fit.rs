@@ -189,9 +189,11 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
                 None => loss,
             };
             let mut grads = ParamGrads::from_backward(&self.model, scaled_loss.backward());
-            if let Some(scaler) = &mut self.loss_scaler
-                && !scaler.unscale(&mut grads)
-            {
+            let step = match &mut self.loss_scaler {
+                Some(scaler) => scaler.unscale(&mut grads)?,
+                None => true,
+            };
+            if !step {
                 // fastai skips the step whose gradients overflowed and goes on with a smaller scale.
                 self.dispatch(callbacks, state, |cb, state| cb.on_batch_end(state))?;
                 state.iteration += 1;

@@ -62,7 +62,12 @@ impl ParamGrads {
 
     /// Returns whether every gradient is finite (no infinity and no NaN).
     pub fn all_finite(&self) -> bool {
-        self.grads.values().all(|grad| grad.clone().is_finite().all().into_scalar::<bool>())
+        // One reduction per parameter, then a single read back to the host.
+        let checks: Vec<_> = self.grads.values().map(|grad| grad.clone().is_finite().all()).collect();
+        if checks.is_empty() {
+            return true;
+        }
+        Tensor::cat(checks, 0).all().into_scalar::<bool>()
     }
 
     /// Multiplies every gradient by `factor`.

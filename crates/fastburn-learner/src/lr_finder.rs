@@ -108,7 +108,8 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
 
     /// Trains with an exponentially rising learning rate, recording the smoothed loss in
     /// [`recorder`](Self::recorder), then restores the model (weights and batch-norm
-    /// statistics) and the optimizer exactly as they were, even when the search fails.
+    /// statistics), the optimizer and the loss scale exactly as they were, even when the
+    /// search fails.
     pub fn lr_find_with(&mut self, config: LrFindConfig) -> Result<(), LearnerError> {
         if config.num_it == 0 {
             return Err(LearnerError::invalid("num_it", "lr_find needs at least one batch"));
@@ -129,12 +130,14 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         // change the snapshot; `train()` restores the gradient settings on the way back.
         let model_snapshot = self.model.valid();
         let opt_snapshot = self.opt.clone();
+        let scaler_snapshot = self.loss_scaler.clone();
 
         let finder = LRFinder::new(start.clone(), end, config.num_it, config.stop_div);
         let result = self.fit_lrs(epochs, start, config.wd, vec![Box::new(finder)]);
 
         self.model = model_snapshot.train();
         self.opt = opt_snapshot;
+        self.loss_scaler = scaler_snapshot;
         result
     }
 }

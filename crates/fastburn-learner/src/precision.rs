@@ -29,8 +29,8 @@ impl Precision {
     }
 }
 
-/// fastai v1's dynamic loss scale: start at 2^24, halve on a step whose gradients overflow
-/// (that step is skipped), double after 1000 steps without an overflow.
+/// fastai v1's dynamic loss scale: start at 2^16, halve on a step whose gradients overflow
+/// (that step is skipped), double after 1000 steps without an overflow, up to 2^24.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LossScaler {
     /// The factor the loss is multiplied by before the backward pass.
@@ -42,19 +42,31 @@ pub struct LossScaler {
 }
 
 impl LossScaler {
-    /// The largest scale, and the first: fastai v1's `max_scale`.
+    /// The first scale: fastai v1's default `loss_scale` when it is dynamic.
+    pub const INITIAL_SCALE: f64 = 65_536.0;
+    /// The largest scale: fastai v1's `max_scale`.
     pub const MAX_SCALE: f64 = 16_777_216.0;
     /// Overflow-free steps before the scale doubles: fastai v1's `max_noskip`.
     pub const GROWTH_INTERVAL: usize = 1000;
 
     /// Updates the scale after a backward pass and unscales `grads` in place. Returns whether
     /// the optimizer step should run, which is false when a gradient is infinite or NaN.
-    pub fn unscale(&mut self, grads: &mut ParamGrads) -> bool {
+    ///
+    /// Fails when the gradients are not finite even at scale 1: then the overflow is in the
+    /// loss or the forward pass, and no smaller scale can help.
+    pub fn unscale(&mut self, grads: &mut ParamGrads) -> Result<bool, LearnerError> {
         if !grads.all_finite() {
+            if self.scale <= 1.0 {
+                return Err(LearnerError::invalid(
+                    "precision",
+                    "float16 gradients are not finite even at loss scale 1, so the loss or the \
+                     forward pass overflows; train with to_bf16() or to_fp32()",
+                ));
+            }
             self.scale = (self.scale / 2.0).max(1.0);
             self.good_steps = 0;
             self.skipped_steps += 1;
-            return false;
+            return Ok(false);
         }
 
         grads.scale(1.0 / self.scale);
@@ -63,14 +75,14 @@ impl LossScaler {
             self.scale = (self.scale * 2.0).min(Self::MAX_SCALE);
             self.good_steps = 0;
         }
-        true
+        Ok(true)
     }
 }
 
 impl Default for LossScaler {
     fn default() -> Self {
         Self {
-            scale: Self::MAX_SCALE,
+            scale: Self::INITIAL_SCALE,
             good_steps: 0,
             skipped_steps: 0,
         }

@@ -242,3 +242,29 @@ fn strided_view_input_is_read_in_order() {
     let error = max_relative_error(output, expected);
     assert!(error < 1e-5, "output differs by {error} relative");
 }
+
+#[test]
+fn zero_sized_dims_match_burn() {
+    let device = device();
+    let normal = Distribution::Normal(0.0, 1.0);
+    let cases = [
+        ([2, 3, 6, 6], [0, 3, 3, 3]),
+        ([2, 0, 6, 6], [4, 0, 3, 3]),
+        ([0, 3, 6, 6], [4, 3, 3, 3]),
+    ];
+    for (input, weight) in cases {
+        let x = Tensor::<4>::random(input, normal, &device).require_grad();
+        let w = Tensor::<4>::random(weight, normal, &device).require_grad();
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let expected = burn_conv2d(x.clone(), w.clone(), None, options.clone());
+        let output = conv2d(x.clone(), w.clone(), None, options);
+        assert_eq!(output.dims(), expected.dims(), "{input:?} with {weight:?}");
+
+        let grads = output.sum().backward();
+        assert_eq!(
+            x.grad(&grads).map(|grad| grad.dims()),
+            Some(input),
+            "{input:?} with {weight:?}"
+        );
+    }
+}

@@ -83,10 +83,10 @@ fn loss_scale_halves_on_overflow() {
     assert!(!grads.all_finite());
 
     assert!(
-        !scaler.unscale(&mut grads),
+        !scaler.unscale(&mut grads).unwrap(),
         "an overflowing step is skipped"
     );
-    assert_eq!(scaler.scale, LossScaler::MAX_SCALE / 2.0);
+    assert_eq!(scaler.scale, LossScaler::INITIAL_SCALE / 2.0);
     assert_eq!(scaler.skipped_steps, 1);
     assert_eq!(scaler.good_steps, 0);
 }
@@ -101,11 +101,32 @@ fn loss_scale_grows_after_clean_steps() {
     let mut grads = grads_times(1.0);
     let before = grads.global_norm();
 
-    assert!(scaler.unscale(&mut grads), "a finite step runs");
+    assert!(scaler.unscale(&mut grads).unwrap(), "a finite step runs");
     assert!(
         (grads.global_norm() - before / 8.0).abs() <= 1e-6 * before,
         "gradients divided by the scale"
     );
     assert_eq!(scaler.scale, 16.0);
     assert_eq!(scaler.good_steps, 0);
+}
+
+#[test]
+fn loss_scale_one_overflow_is_an_error() {
+    let mut scaler = LossScaler {
+        scale: 1.0,
+        good_steps: 0,
+        skipped_steps: 0,
+    };
+    let mut grads = grads_times(f32::INFINITY);
+    let error = scaler.unscale(&mut grads).unwrap_err().to_string();
+    assert!(error.contains("loss scale 1"), "{error}");
+}
+
+#[test]
+fn lr_find_restores_loss_scale() {
+    let mut learner = tiny_learner(64, 16);
+    learner.to_fp16().unwrap();
+    let before = learner.loss_scaler().cloned();
+    learner.lr_find().unwrap();
+    assert_eq!(learner.loss_scaler().cloned(), before);
 }

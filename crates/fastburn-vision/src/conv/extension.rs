@@ -21,9 +21,11 @@ use burn::tensor::ops::ConvOptions;
 use super::geometry::ConvGeometry;
 use super::kernel;
 
-/// Backends that run fastburn's gemm convolution.
+/// Backends that run fastburn's gemm convolution. The trait stays private to the crate:
+/// [`conv2d`](super::conv2d) checks the shapes, dtypes and options the kernels rely on
+/// before it calls them.
 #[backend_extension(Flex, Autodiff)]
-pub trait GemmConvBackend: Backend {
+pub(crate) trait GemmConvBackend: Backend {
     /// Convolves `x` (`[batch, channels_in, H, W]`) with `weight` (`[channels_out,
     /// channels_in, kh, kw]`), without bias. `options.groups` must be 1.
     fn gemm_conv2d(

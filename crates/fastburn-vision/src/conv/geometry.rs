@@ -3,7 +3,7 @@
 
 /// Sizes of one ungrouped 2-D convolution over an NCHW batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvGeometry {
+pub(crate) struct ConvGeometry {
     /// Images in the batch.
     pub batch: usize,
     /// Input channels.
@@ -30,8 +30,12 @@ impl ConvGeometry {
     pub fn output(&self) -> Option<[usize; 2]> {
         let mut output = [0; 2];
         for axis in 0..2 {
-            let padded = self.input[axis] + self.padding_begin[axis] + self.padding_end[axis];
-            let span = self.dilation[axis] * (self.kernel[axis] - 1) + 1;
+            let padded = self.input[axis]
+                .checked_add(self.padding_begin[axis])?
+                .checked_add(self.padding_end[axis])?;
+            let span = self.dilation[axis]
+                .checked_mul(self.kernel[axis].checked_sub(1)?)?
+                .checked_add(1)?;
             if span > padded || self.stride[axis] == 0 {
                 return None;
             }

@@ -47,30 +47,45 @@ fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-/// Row-major matrix view: `rows × cols` with the given row and column strides.
+/// A matrix view of a slice, by its row and column strides. The slice keeps its length so
+/// that [`matmul`] can check every view against the shape it is used with.
 #[derive(Clone, Copy)]
-struct Matrix {
-    ptr: *const f32,
-    row_stride: isize,
-    col_stride: isize,
+struct Matrix<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
 }
 
-impl Matrix {
-    fn row_major(data: &[f32], cols: usize) -> Self {
+impl<'a> Matrix<'a> {
+    fn row_major(data: &'a [f32], cols: usize) -> Self {
         Self {
-            ptr: data.as_ptr(),
-            row_stride: cols as isize,
+            data,
+            row_stride: cols,
             col_stride: 1,
         }
     }
 
     /// Views `data`, a row-major matrix with `cols` columns, as its transpose.
-    fn transposed(data: &[f32], cols: usize) -> Self {
+    fn transposed(data: &'a [f32], cols: usize) -> Self {
         Self {
-            ptr: data.as_ptr(),
+            data,
             row_stride: 1,
-            col_stride: cols as isize,
+            col_stride: cols,
         }
+    }
+
+    /// Panics unless every element of a `rows × cols` view lies inside the slice.
+    fn check(&self, rows: usize, cols: usize, name: &str) {
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        let last = (rows - 1) * self.row_stride + (cols - 1) * self.col_stride;
+        assert!(
+            last < self.data.len(),
+            "{name}: a {rows}×{cols} view needs {} elements, the slice has {}",
+            last + 1,
+            self.data.len()
+        );
     }
 }
 
@@ -84,8 +99,10 @@ fn matmul(
     parallelism: Parallelism,
 ) {
     assert!(dst.len() >= m * n, "destination smaller than {m}×{n}");
-    // SAFETY: `dst` contains m × n elements (checked above) and the callers build `lhs` and
-    // `rhs` from slices of at least m × k and k × n elements with matching strides.
+    lhs.check(m, k, "left operand");
+    rhs.check(k, n, "right operand");
+    // SAFETY: `dst` contains m × n elements, and every element the strides of `lhs` and
+    // `rhs` reach lies inside their slices (both checked above).
     unsafe {
         gemm(
             m,
@@ -95,12 +112,12 @@ fn matmul(
             1,
             n as isize,
             accumulate,
-            lhs.ptr,
-            lhs.col_stride,
-            lhs.row_stride,
-            rhs.ptr,
-            rhs.col_stride,
-            rhs.row_stride,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
             1.0,
             1.0,
             false,

@@ -9,14 +9,14 @@
 mod autocast;
 #[cfg(feature = "flex")]
 mod extension;
+#[cfg(feature = "flex")]
 mod geometry;
 #[cfg(feature = "flex")]
 mod kernel;
 
-#[cfg(feature = "flex")]
-pub use extension::GemmConvBackend;
 pub use autocast::{autocast, autocast_dtype};
-pub use geometry::ConvGeometry;
+#[cfg(feature = "flex")]
+use extension::GemmConvBackend;
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -113,6 +113,7 @@ fn gemm_applies(input: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>)
         && on_flex(input.device())
         && on_flex(weight.device())
         && x[1] == w[1]
+        && x.iter().chain(&w).all(|&dim| dim > 0)
         && extension::geometry(&x, &w, options)
             .output()
             .is_some_and(|[h, w]| h > 0 && w > 0)
