@@ -128,6 +128,25 @@ fn matmul(
     }
 }
 
+/// Calls `run(index, chunk)` on each image's `chunk_len` elements of `data`, on rayon's
+/// threads when `over_images`, else in order on this thread.
+fn for_each_image(
+    data: &mut [f32],
+    chunk_len: usize,
+    over_images: bool,
+    run: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    if over_images {
+        data.par_chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(index, chunk)| run(index, chunk));
+    } else {
+        data.chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(index, chunk)| run(index, chunk));
+    }
+}
+
 /// Computes `output = conv(input, weight)` without bias. `input` is `[batch, channels_in, H,
 /// W]`, `weight` is `[channels_out, channels_in, kh, kw]` and `output` is `[batch,
 /// channels_out, out_h, out_w]`, all contiguous.
@@ -166,17 +185,7 @@ pub fn forward(geometry: &ConvGeometry, input: &[f32], weight: &[f32], output: &
         });
     };
 
-    if over_images {
-        output
-            .par_chunks_mut(out_len)
-            .enumerate()
-            .for_each(|(index, out)| run(index, out));
-    } else {
-        output
-            .chunks_mut(out_len)
-            .enumerate()
-            .for_each(|(index, out)| run(index, out));
-    }
+    for_each_image(output, out_len, over_images, run);
 }
 
 /// Computes the gradient of the input from the gradient of the output: per image
@@ -207,17 +216,7 @@ pub fn backward_input(
         });
     };
 
-    if over_images {
-        grad_input
-            .par_chunks_mut(in_len)
-            .enumerate()
-            .for_each(|(index, grad)| run(index, grad));
-    } else {
-        grad_input
-            .chunks_mut(in_len)
-            .enumerate()
-            .for_each(|(index, grad)| run(index, grad));
-    }
+    for_each_image(grad_input, in_len, over_images, run);
 }
 
 /// Computes the gradient of the weight: the sum over images of `grad_output · im2col(input)ᵀ`.
