@@ -128,6 +128,22 @@ fn matmul(
     }
 }
 
+/// Calls `f` with the column matrix of one image: the image itself for a pointwise
+/// convolution, else its im2col copy in this thread's buffer.
+fn with_image_columns(geometry: &ConvGeometry, image: &[f32], f: impl FnOnce(&[f32])) {
+    if geometry.is_pointwise() {
+        f(image);
+        return;
+    }
+    with_columns(
+        geometry.column_rows() * geometry.output_pixels(),
+        |columns| {
+            geometry.im2col(image, columns);
+            f(columns);
+        },
+    );
+}
+
 /// Calls `run(index, chunk)` on each image's `chunk_len` elements of `data`, on rayon's
 /// threads when `over_images`, else in order on this thread.
 fn for_each_image(
@@ -160,28 +176,10 @@ pub fn forward(geometry: &ConvGeometry, input: &[f32], weight: &[f32], output: &
 
     let run = |index: usize, out: &mut [f32]| {
         let image = &input[index * in_len..(index + 1) * in_len];
-        let lhs = Matrix::row_major(weight, rows);
-        if geometry.is_pointwise() {
-            matmul(
-                out,
-                false,
-                lhs,
-                Matrix::row_major(image, pixels),
-                shape,
-                parallelism,
-            );
-            return;
-        }
-        with_columns(rows * pixels, |columns| {
-            geometry.im2col(image, columns);
-            matmul(
-                out,
-                false,
-                lhs,
-                Matrix::row_major(columns, pixels),
-                shape,
-                parallelism,
-            );
+        with_image_columns(geometry, image, |columns| {
+            let lhs = Matrix::row_major(weight, rows);
+            let rhs = Matrix::row_major(columns, pixels);
+            matmul(out, false, lhs, rhs, shape, parallelism);
         });
     };
 
@@ -237,19 +235,7 @@ pub fn backward_weight(
     let accumulate = |index: usize, sum: &mut [f32]| {
         let image = &input[index * in_len..(index + 1) * in_len];
         let grad = Matrix::row_major(&grad_output[index * out_len..(index + 1) * out_len], pixels);
-        if geometry.is_pointwise() {
-            matmul(
-                sum,
-                true,
-                grad,
-                Matrix::transposed(image, pixels),
-                shape,
-                parallelism,
-            );
-            return;
-        }
-        with_columns(rows * pixels, |columns| {
-            geometry.im2col(image, columns);
+        with_image_columns(geometry, image, |columns| {
             matmul(
                 sum,
                 true,
