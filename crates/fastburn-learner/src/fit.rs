@@ -1,5 +1,6 @@
 //! The training loop: `fit`, `fit_one_cycle` and the event dispatch of [`Callback`]s.
 
+use burn::tensor::Tensor;
 use fastburn_vision::conv::autocast;
 
 use crate::callback::SmoothenValue;
@@ -183,37 +184,45 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         self.dispatch(callbacks, state, |cb, state| cb.on_loss_computed(state))?;
 
         if !state.skip_backward {
-            self.dispatch(callbacks, state, |cb, state| cb.on_backward_begin(state))?;
-            let scaled_loss = match &self.loss_scaler {
-                Some(scaler) => loss.mul_scalar(scaler.scale),
-                None => loss,
-            };
-            let mut grads = ParamGrads::from_backward(&self.model, scaled_loss.backward());
-            let step = match &mut self.loss_scaler {
-                Some(scaler) => scaler.unscale(&mut grads)?,
-                None => true,
-            };
-            if !step {
-                // fastai skips the step whose gradients overflowed and goes on with a smaller scale.
-                self.dispatch(callbacks, state, |cb, state| cb.on_batch_end(state))?;
-                state.iteration += 1;
-                return Ok(());
-            }
-            for callback in callbacks.iter_mut() {
-                callback.on_backward_end(state, &mut grads).map_err(|error| named(&**callback, error))?;
-                self.handle_requests(state)?;
-            }
-
-            self.opt.lrs = state.lrs.clone();
-            self.opt.moms = state.moms.clone();
-            self.opt.wd = state.wd;
-            self.model = self.opt.step(self.model.clone(), grads);
-            self.dispatch(callbacks, state, |cb, state| cb.on_step_end(state))?;
+            self.backward_and_step(callbacks, state, loss)?;
         }
 
         self.dispatch(callbacks, state, |cb, state| cb.on_batch_end(state))?;
         state.iteration += 1;
         Ok(())
+    }
+
+    /// Runs the backward pass and, unless float16 gradients overflowed, the optimizer step.
+    fn backward_and_step(
+        &mut self,
+        callbacks: &mut [&mut dyn Callback],
+        state: &mut TrainState,
+        loss: Tensor<1>,
+    ) -> Result<(), LearnerError> {
+        self.dispatch(callbacks, state, |cb, state| cb.on_backward_begin(state))?;
+        let scaled_loss = match &self.loss_scaler {
+            Some(scaler) => loss.mul_scalar(scaler.scale),
+            None => loss,
+        };
+        let mut grads = ParamGrads::from_backward(&self.model, scaled_loss.backward());
+        let step = match &mut self.loss_scaler {
+            Some(scaler) => scaler.unscale(&mut grads)?,
+            None => true,
+        };
+        if !step {
+            // fastai skips the step whose gradients overflowed and goes on with a smaller scale.
+            return Ok(());
+        }
+
+        for callback in callbacks.iter_mut() {
+            callback.on_backward_end(state, &mut grads).map_err(|error| named(&**callback, error))?;
+            self.handle_requests(state)?;
+        }
+        self.opt.lrs = state.lrs.clone();
+        self.opt.moms = state.moms.clone();
+        self.opt.wd = state.wd;
+        self.model = self.opt.step(self.model.clone(), grads);
+        self.dispatch(callbacks, state, |cb, state| cb.on_step_end(state))
     }
 
     /// Calls `event` on every callback in order, carrying out their requests after each.
