@@ -57,18 +57,10 @@ struct Args {
 
     /// The dtype the convolutions compute in: fp32, bf16 or fp16 (the learner's
     /// to_bf16() / to_fp16()).
-    #[arg(long, default_value = "fp32", value_parser = parse_precision)]
+    #[arg(long, default_value = "fp32")]
     precision: Precision,
 }
 
-fn parse_precision(name: &str) -> Result<Precision, String> {
-    match name {
-        "fp32" => Ok(Precision::Fp32),
-        "bf16" => Ok(Precision::Bf16),
-        "fp16" => Ok(Precision::Fp16),
-        other => Err(format!("unknown precision `{other}`; expected fp32, bf16 or fp16")),
-    }
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -116,9 +108,8 @@ fn run(args: &Args) -> Result<String, String> {
         None => "null".to_string(),
     };
     let precision = match args.precision {
-        Precision::Fp32 => "",
-        Precision::Bf16 => "-bf16",
-        Precision::Fp16 => "-fp16",
+        Precision::Fp32 => String::new(),
+        other => format!("-{}", other.name()),
     };
     // Hand-written JSON: the fields are numbers and fixed names, so nothing needs escaping.
     Ok(format!(

@@ -276,11 +276,7 @@ fn fit_timed<M: LearnerModel, D: LearnerData>(
         learner.unfreeze();
     }
     learner.show_progress = false;
-    match config.precision {
-        Precision::Fp32 => learner.to_fp32(),
-        Precision::Bf16 => learner.to_bf16()?,
-        Precision::Fp16 => learner.to_fp16()?,
-    };
+    learner.set_precision(config.precision)?;
 
     let timing = Arc::new(Mutex::new(Timing::default()));
     let timer = BatchTimer {

@@ -27,6 +27,27 @@ impl Precision {
             Precision::Fp16 => Some(DType::F16),
         }
     }
+
+    /// Returns the short name used on command lines: `fp32`, `bf16` or `fp16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    /// Parses a name returned by [`Precision::name`].
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [Precision::Fp32, Precision::Bf16, Precision::Fp16]
+            .into_iter()
+            .find(|precision| precision.name() == name)
+            .ok_or_else(|| format!("unknown precision `{name}`; expected fp32, bf16 or fp16"))
+    }
 }
 
 /// fastai v1's dynamic loss scale: start at 2^16, halve on a step whose gradients overflow
@@ -98,8 +119,7 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     ///
     /// Fails when the learner's device has no float16 tensors.
     pub fn to_fp16(&mut self) -> Result<&mut Self, LearnerError> {
-        self.set_precision(Precision::Fp16)?;
-        Ok(self)
+        self.set_precision(Precision::Fp16)
     }
 
     /// Trains and predicts with the convolutions in bfloat16, like PyTorch's bfloat16
@@ -110,15 +130,13 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     ///
     /// Fails when the learner's device has no bfloat16 tensors.
     pub fn to_bf16(&mut self) -> Result<&mut Self, LearnerError> {
-        self.set_precision(Precision::Bf16)?;
-        Ok(self)
+        self.set_precision(Precision::Bf16)
     }
 
     /// Returns to full `f32` precision, as fastai's `to_fp32()`.
     pub fn to_fp32(&mut self) -> &mut Self {
-        self.precision = Precision::Fp32;
-        self.loss_scaler = None;
-        self
+        self.set_precision(Precision::Fp32)
+            .expect("every device has f32 tensors")
     }
 
     /// Returns the precision set by [`to_fp16`](Self::to_fp16), [`to_bf16`](Self::to_bf16)
@@ -132,7 +150,9 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         self.loss_scaler.as_ref()
     }
 
-    fn set_precision(&mut self, precision: Precision) -> Result<(), LearnerError> {
+    /// Sets the precision, as [`to_fp32`](Self::to_fp32), [`to_bf16`](Self::to_bf16) or
+    /// [`to_fp16`](Self::to_fp16) do. Fails when the device has no tensors of its dtype.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<&mut Self, LearnerError> {
         if let Some(dtype) = precision.compute_dtype()
             && !self.device.supports_dtype(dtype)
         {
@@ -146,6 +166,27 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
         }
         self.precision = precision;
         self.loss_scaler = (precision == Precision::Fp16).then(LossScaler::default);
-        Ok(())
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_names_round_trip() {
+        for precision in [Precision::Fp32, Precision::Bf16, Precision::Fp16] {
+            assert_eq!(precision.name().parse::<Precision>(), Ok(precision));
+        }
+        let error = "fp8".parse::<Precision>().unwrap_err();
+        assert!(error.contains("`fp8`"), "{error}");
+    }
+
+    #[test]
+    fn compute_dtype_per_precision() {
+        assert_eq!(Precision::Fp32.compute_dtype(), None);
+        assert_eq!(Precision::Bf16.compute_dtype(), Some(DType::BF16));
+        assert_eq!(Precision::Fp16.compute_dtype(), Some(DType::F16));
     }
 }
