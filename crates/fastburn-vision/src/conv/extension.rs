@@ -87,7 +87,9 @@ fn flex_geometry(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) 
 impl GemmConvBackend for Flex {
     fn gemm_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
         let geometry = flex_geometry(&x, &weight, &options);
-        let [out_h, out_w] = geometry.output().expect("checked by the caller");
+        let [out_h, out_w] = geometry
+            .output()
+            .expect("conv2d rejects convolutions without output before the kernels run");
         let mut output = vec![0.0f32; geometry.batch * geometry.channels_out * out_h * out_w];
         with_values(&x, |input| {
             with_values(&weight, |weight| {

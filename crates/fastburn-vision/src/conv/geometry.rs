@@ -89,7 +89,9 @@ impl ConvGeometry {
     /// Writes the column matrix of one image: row `(c, i, j)` holds, for every output pixel,
     /// the input value under kernel tap `(i, j)` of channel `c` (zero in the padding).
     pub fn im2col(&self, image: &[f32], columns: &mut [f32]) {
-        let [out_h, out_w] = self.output().expect("checked by the caller");
+        let [out_h, out_w] = self
+            .output()
+            .expect("conv2d rejects convolutions without output before the kernels run");
         let [in_h, in_w] = self.input;
         let pixels = out_h * out_w;
         let mut row = 0;
@@ -133,7 +135,9 @@ impl ConvGeometry {
     /// adjoint of [`im2col`](Self::im2col), which gives the input gradient. Padding entries
     /// are dropped.
     pub fn col2im(&self, columns: &[f32], image: &mut [f32]) {
-        let [out_h, out_w] = self.output().expect("checked by the caller");
+        let [out_h, out_w] = self
+            .output()
+            .expect("conv2d rejects convolutions without output before the kernels run");
         let [in_h, in_w] = self.input;
         let pixels = out_h * out_w;
         image.fill(0.0);

@@ -87,8 +87,8 @@ pub fn conv2d(
 /// own Flex convolution runs instead (to compare the two, or to rule fastburn's out).
 pub const GEMM_CONV_ENV: &str = "FASTBURN_GEMM_CONV";
 
-/// Returns whether the gemm kernels are enabled: unless [`GEMM_CONV_ENV`] is `0`, read once
-/// per process.
+/// Returns whether the gemm kernels are enabled, which they are unless [`GEMM_CONV_ENV`] is
+/// `0`. The variable is read once per process.
 #[cfg(feature = "flex")]
 pub fn gemm_enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
