@@ -68,7 +68,7 @@ pub(super) fn geometry(x: &[usize], weight: &[usize], options: &ConvOptions<2>) 
 
 /// Calls `f` with the tensor's `f32` values in row-major order, copying only when the tensor
 /// is a strided view.
-fn with_values<R>(tensor: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
+pub(crate) fn with_values<R>(tensor: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
     match tensor.as_slice::<f32>() {
         Some(values) => f(values),
         None => {
@@ -80,7 +80,11 @@ fn with_values<R>(tensor: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
     }
 }
 
-fn flex_geometry(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> ConvGeometry {
+pub(super) fn flex_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> ConvGeometry {
     geometry(&x.shape().dims::<4>(), &weight.shape().dims::<4>(), options)
 }
 

@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
+use super::fused::Activation;
 use super::geometry::ConvGeometry;
 
 /// Chooses whether a batch runs one image per thread, with single-threaded products, or image
@@ -163,10 +164,63 @@ fn for_each_image(
     }
 }
 
+/// What [`forward`] applies to each image's output right after its product, while it is
+/// still in cache: `activation(output + bias[channel] + residual)`.
+pub struct Epilogue<'a> {
+    /// One value per output channel.
+    pub bias: &'a [f32],
+    /// A tensor of the output's shape added before the activation, when present.
+    pub residual: Option<&'a [f32]>,
+    /// The activation applied last.
+    pub activation: Activation,
+}
+
+impl Epilogue<'_> {
+    /// Applies the epilogue to `out`, the `channels × pixels` output of image `index`.
+    fn apply(&self, index: usize, out: &mut [f32], pixels: usize) {
+        assert_eq!(
+            self.bias.len() * pixels,
+            out.len(),
+            "one bias per output channel"
+        );
+        let residual = self
+            .residual
+            .map(|residual| &residual[index * out.len()..(index + 1) * out.len()]);
+
+        for (channel, row) in out.chunks_exact_mut(pixels).enumerate() {
+            let bias = self.bias[channel];
+            match residual {
+                Some(residual) => {
+                    let added = &residual[channel * pixels..(channel + 1) * pixels];
+                    for (value, added) in row.iter_mut().zip(added) {
+                        *value = self.activation.apply_value(*value + bias + added);
+                    }
+                }
+                None => {
+                    for value in row.iter_mut() {
+                        *value = self.activation.apply_value(*value + bias);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Computes `output = conv(input, weight)` without bias. `input` is `[batch, channels_in, H,
 /// W]`, `weight` is `[channels_out, channels_in, kh, kw]` and `output` is `[batch,
 /// channels_out, out_h, out_w]`, all contiguous.
 pub fn forward(geometry: &ConvGeometry, input: &[f32], weight: &[f32], output: &mut [f32]) {
+    forward_with(geometry, input, weight, None, output);
+}
+
+/// Computes [`forward`] and then applies `epilogue` to each image's output.
+pub fn forward_with(
+    geometry: &ConvGeometry,
+    input: &[f32],
+    weight: &[f32],
+    epilogue: Option<&Epilogue>,
+    output: &mut [f32],
+) {
     let rows = geometry.column_rows();
     let pixels = geometry.output_pixels();
     let out_len = geometry.channels_out * pixels;
@@ -181,6 +235,9 @@ pub fn forward(geometry: &ConvGeometry, input: &[f32], weight: &[f32], output: &
             let rhs = Matrix::row_major(columns, pixels);
             matmul(out, false, lhs, rhs, shape, parallelism);
         });
+        if let Some(epilogue) = epilogue {
+            epilogue.apply(index, out, pixels);
+        }
     };
 
     for_each_image(output, out_len, over_images, run);

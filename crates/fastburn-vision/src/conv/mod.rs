@@ -9,14 +9,20 @@
 mod autocast;
 #[cfg(feature = "flex")]
 mod extension;
+mod fused;
 #[cfg(feature = "flex")]
 mod geometry;
+#[cfg(feature = "flex")]
+mod inference;
 #[cfg(feature = "flex")]
 mod kernel;
 
 pub use autocast::{autocast, autocast_dtype};
 #[cfg(feature = "flex")]
 use extension::GemmConvBackend;
+#[cfg(feature = "flex")]
+pub(crate) use extension::with_values;
+pub use fused::{Activation, conv_bn};
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -25,20 +31,25 @@ use burn::tensor::{DType, Tensor};
 
 /// Applies `conv` to `input` as [`Conv2d::forward`] does, through [`conv2d`].
 pub fn forward(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
-    let [_, _, height, width] = input.dims();
-    let padding = padding_pairs(
-        &conv.padding,
-        [height, width],
-        conv.kernel_size,
-        conv.stride,
-    );
-    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    let options = conv_options(conv, input.dims());
     conv2d(
         input,
         conv.weight.val(),
         conv.bias.as_ref().map(|bias| bias.val()),
         options,
     )
+}
+
+/// The options [`Conv2d::forward`] passes to Burn's `conv2d` for input of shape `input`.
+fn conv_options(conv: &Conv2d, input: [usize; 4]) -> ConvOptions<2> {
+    let [_, _, height, width] = input;
+    let padding = padding_pairs(
+        &conv.padding,
+        [height, width],
+        conv.kernel_size,
+        conv.stride,
+    );
+    ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups)
 }
 
 /// Computes a 2-D convolution, with fastburn's gemm kernels where they apply (see the module

@@ -4,10 +4,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Tensor};
 
-use crate::conv;
+use crate::conv::{Activation, conv_bn};
 
 use super::config::{BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM};
 use super::drop_connect::{DropConnect, DropConnectConfig};
@@ -98,11 +97,23 @@ impl MbConvBlock {
         let mut x = input.clone();
 
         if let (Some(expand), Some(bn)) = (&self._expand_conv, &self._bn0) {
-            x = relu6(bn.forward(conv::forward(expand, x)));
+            x = conv_bn(expand, bn, x, None, Activation::Relu6);
         }
 
-        x = relu6(self._bn1.forward(conv::forward(&self._depthwise_conv, x)));
-        x = self._bn2.forward(conv::forward(&self._project_conv, x));
+        x = conv_bn(
+            &self._depthwise_conv,
+            &self._bn1,
+            x,
+            None,
+            Activation::Relu6,
+        );
+        x = conv_bn(
+            &self._project_conv,
+            &self._bn2,
+            x,
+            None,
+            Activation::Identity,
+        );
 
         match self.residual {
             true => self.drop_connect.forward(x) + input,

@@ -3,10 +3,9 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Tensor};
 
-use crate::conv;
+use crate::conv::{Activation, conv_bn};
 
 use super::block::{MbConvBlock, batch_norm, pointwise_conv};
 use super::config::{EfficientNetLiteConfig, HEAD_CHANNELS, LITE0_STAGES, STEM_CHANNELS};
@@ -73,7 +72,7 @@ impl EfficientNetLite {
     }
 
     fn forward_stem(&self, input: Tensor<4>) -> Tensor<4> {
-        relu6(self._bn0.forward(conv::forward(&self._conv_stem, input)))
+        conv_bn(&self._conv_stem, &self._bn0, input, None, Activation::Relu6)
     }
 
     /// Computes the feature map before global pooling: `[batch, 1280, ⌈h/32⌉, ⌈w/32⌉]`.
@@ -88,7 +87,7 @@ impl EfficientNetLite {
             x = block.forward(x);
         }
 
-        relu6(self._bn1.forward(conv::forward(&self._conv_head, x)))
+        conv_bn(&self._conv_head, &self._bn1, x, None, Activation::Relu6)
     }
 
     /// Computes the ImageNet logits `[batch, num_classes]`, or the pooled `[batch, 1280]`

@@ -3,8 +3,9 @@
 use burn::module::{Initializer, Module};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+
+use crate::conv::{Activation, conv_bn};
 
 /// The shortcut projection, `downsample.0` (1x1 conv) and `downsample.1` (batch norm) in
 /// torchvision: a tuple so that Burn numbers its fields as PyTorch's `Sequential` does.
@@ -79,9 +80,21 @@ impl BasicBlock {
 
     /// Runs the block.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(crate::conv::forward(&self.conv1, input.clone())));
-        let out = self.bn2.forward(crate::conv::forward(&self.conv2, out));
-        relu(out + shortcut(&self.downsample, input))
+        let out = conv_bn(
+            &self.conv1,
+            &self.bn1,
+            input.clone(),
+            None,
+            Activation::Relu,
+        );
+        let identity = shortcut(&self.downsample, input);
+        conv_bn(
+            &self.conv2,
+            &self.bn2,
+            out,
+            Some(identity),
+            Activation::Relu,
+        )
     }
 }
 
@@ -105,16 +118,28 @@ impl Bottleneck {
 
     /// Runs the block.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(crate::conv::forward(&self.conv1, input.clone())));
-        let out = relu(self.bn2.forward(crate::conv::forward(&self.conv2, out)));
-        let out = self.bn3.forward(crate::conv::forward(&self.conv3, out));
-        relu(out + shortcut(&self.downsample, input))
+        let out = conv_bn(
+            &self.conv1,
+            &self.bn1,
+            input.clone(),
+            None,
+            Activation::Relu,
+        );
+        let out = conv_bn(&self.conv2, &self.bn2, out, None, Activation::Relu);
+        let identity = shortcut(&self.downsample, input);
+        conv_bn(
+            &self.conv3,
+            &self.bn3,
+            out,
+            Some(identity),
+            Activation::Relu,
+        )
     }
 }
 
 fn shortcut(downsample: &Option<Downsample>, input: Tensor<4>) -> Tensor<4> {
     match downsample {
-        Some((layer, bn)) => bn.forward(crate::conv::forward(layer, input)),
+        Some((layer, bn)) => conv_bn(layer, bn, input, None, Activation::Identity),
         None => input,
     }
 }

@@ -4,11 +4,11 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
 use super::block::{Block, batch_norm, conv};
+use crate::conv::{Activation, conv_bn};
 
 /// A ResNet with torchvision's field names, so a torchvision `state_dict` maps one to one
 /// (`conv1`, `bn1`, `layer1.0.conv1`, `layer2.0.downsample.0`, `fc`, ...).
@@ -117,7 +117,8 @@ fn forward_body(
     layers: [&Vec<Block>; 4],
     input: Tensor<4>,
 ) -> Tensor<4> {
-    let mut x = maxpool.forward(relu(bn1.forward(crate::conv::forward(conv1, input))));
+    let stem = conv_bn(conv1, bn1, input, None, Activation::Relu);
+    let mut x = maxpool.forward(stem);
 
     for stage in layers {
         for block in stage {

@@ -1,0 +1,76 @@
+//! Convolution → batch norm → optional residual addition → activation: the unit every block
+//! of the backbones is made of, as one call.
+//!
+//! At inference on Flex (no autodiff, `f32`), the batch norm folds into the convolution: its
+//! weight is scaled per output channel and its shift becomes a bias. The bias, the residual and
+//! the activation are then applied to each image's output right after its matrix product,
+//! while it is still in cache, instead of in three more passes over the whole activation.
+//! Everywhere else the layers run one after the other, as Burn's modules do.
+
+use burn::nn::BatchNorm;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use burn::tensor::activation::{relu, relu6};
+
+/// The activation at the end of [`conv_bn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// No activation.
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)`, EfficientNet's activation.
+    Relu6,
+}
+
+impl Activation {
+    /// Applies the activation to a tensor.
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => relu(x),
+            Activation::Relu6 => relu6(x),
+        }
+    }
+
+    /// Applies the activation to one value. NaN stays NaN, as in Burn 0.22.1's Flex `relu`.
+    pub(crate) fn apply_value(self, x: f32) -> f32 {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => {
+                if x < 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+        }
+    }
+}
+
+/// Computes `activation(bn(conv(input)) + residual)`, with `residual` left out when `None`.
+///
+/// `residual` must have the shape of the convolution's output. The result equals running
+/// [`super::forward`], [`BatchNorm::forward`], the addition and the activation in turn, to
+/// float rounding: at inference on Flex the batch norm is folded into the convolution (see the
+/// module documentation).
+pub fn conv_bn(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    input: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    activation: Activation,
+) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if super::inference::applies(conv, bn, &input, residual.as_ref()) {
+        return super::inference::folded(conv, bn, input, residual, activation);
+    }
+
+    let output = bn.forward(super::forward(conv, input));
+    let output = match residual {
+        Some(residual) => output + residual,
+        None => output,
+    };
+    activation.apply(output)
+}

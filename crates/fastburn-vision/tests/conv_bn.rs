@@ -1,0 +1,185 @@
+//! `conv_bn` with the batch norm folded into the convolution (Flex, no autodiff) against the
+//! layers run one after the other.
+#![cfg(feature = "flex")]
+
+use burn::module::{Param, RunningState};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::{Device, Distribution, Tensor};
+use fastburn_vision::conv::{self, Activation, conv_bn};
+
+/// A convolution followed by a batch norm whose statistics are far from the identity, so
+/// that a folding mistake shows.
+fn layer(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    padding: PaddingConfig2d,
+    bias: bool,
+    device: &Device,
+) -> (Conv2d, BatchNorm) {
+    let conv = Conv2dConfig::new(channels, [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(padding)
+        .with_bias(bias)
+        .init(device);
+    let mut bn = BatchNormConfig::new(channels[1]).init(device);
+    let per_channel = |low: f64, high: f64| {
+        Tensor::<1>::random([channels[1]], Distribution::Uniform(low, high), device)
+    };
+    bn.gamma = Param::from_tensor(per_channel(0.2, 2.0));
+    bn.beta = Param::from_tensor(per_channel(-1.0, 1.0));
+    bn.running_mean = RunningState::new(per_channel(-0.5, 0.5));
+    bn.running_var = RunningState::new(per_channel(0.1, 3.0));
+    (conv, bn)
+}
+
+/// What `conv_bn` computes, layer by layer.
+fn reference(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    input: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    activation: Activation,
+) -> Tensor<4> {
+    let output = bn.forward(conv::forward(conv, input));
+    activation.apply(match residual {
+        Some(residual) => output + residual,
+        None => output,
+    })
+}
+
+fn max_relative_error(actual: Tensor<4>, expected: Tensor<4>) -> f32 {
+    let scale = expected.clone().abs().max().into_scalar::<f32>().max(1e-6);
+    let diff = (actual - expected).abs().max().into_scalar::<f32>();
+    diff / scale
+}
+
+#[test]
+fn folded_matches_layer_by_layer() {
+    let device = Device::flex();
+    let normal = Distribution::Normal(0.0, 1.0);
+    let explicit = PaddingConfig2d::Explicit(1, 1, 1, 1);
+    let cases = [
+        // ResNet's second 3×3 convolution of a block: residual, then ReLU.
+        (
+            [4, 4],
+            3,
+            1,
+            explicit.clone(),
+            false,
+            [3, 4, 9, 9],
+            true,
+            Activation::Relu,
+        ),
+        // A stride-2 first convolution, one image.
+        (
+            [4, 6],
+            3,
+            2,
+            explicit,
+            false,
+            [1, 4, 9, 9],
+            false,
+            Activation::Relu,
+        ),
+        // The 1×1 downsample: no activation.
+        (
+            [4, 6],
+            1,
+            2,
+            PaddingConfig2d::Valid,
+            false,
+            [2, 4, 9, 8],
+            false,
+            Activation::Identity,
+        ),
+        // EfficientNet's stem: "SAME" padding, stride 2, ReLU6; and a convolution bias.
+        (
+            [3, 5],
+            3,
+            2,
+            PaddingConfig2d::Same,
+            true,
+            [2, 3, 10, 11],
+            false,
+            Activation::Relu6,
+        ),
+        // A pointwise projection with a residual and no activation.
+        (
+            [6, 6],
+            1,
+            1,
+            PaddingConfig2d::Valid,
+            false,
+            [2, 6, 5, 7],
+            true,
+            Activation::Identity,
+        ),
+    ];
+
+    for (index, (channels, kernel, stride, padding, bias, input, add, activation)) in
+        cases.into_iter().enumerate()
+    {
+        let (conv, bn) = layer(channels, kernel, stride, padding, bias, &device);
+        let x = Tensor::<4>::random(input, normal, &device).mul_scalar(3.0);
+        let shape = conv::forward(&conv, x.clone()).dims();
+        let residual = add.then(|| Tensor::<4>::random(shape, normal, &device));
+
+        let expected = reference(&conv, &bn, x.clone(), residual.clone(), activation);
+        let output = conv_bn(&conv, &bn, x, residual, activation);
+
+        assert_eq!(output.dims(), expected.dims(), "case {index}: shape");
+        let error = max_relative_error(output, expected);
+        assert!(error < 1e-5, "case {index}: differs by {error} relative");
+    }
+}
+
+#[test]
+fn autodiff_keeps_batch_statistics_and_gradients() {
+    // With autodiff the batch norm normalises with the batch's own statistics, which
+    // folding cannot do: the result must be the layers' result, gradients included.
+    let device = Device::flex().autodiff();
+    let (conv, bn) = layer(
+        [4, 4],
+        3,
+        1,
+        PaddingConfig2d::Explicit(1, 1, 1, 1),
+        false,
+        &device,
+    );
+    let x = Tensor::<4>::random([2, 4, 6, 6], Distribution::Normal(0.0, 1.0), &device);
+    let residual = Tensor::<4>::random([2, 4, 6, 6], Distribution::Normal(0.0, 1.0), &device);
+
+    let expected = reference(
+        &conv,
+        &bn,
+        x.clone(),
+        Some(residual.clone()),
+        Activation::Relu,
+    );
+    let x = x.require_grad();
+    let output = conv_bn(&conv, &bn, x.clone(), Some(residual), Activation::Relu);
+    let error = max_relative_error(output.clone(), expected);
+    assert!(error < 1e-5, "differs by {error} relative");
+
+    let grads = output.sum().backward();
+    assert!(x.grad(&grads).is_some(), "the input has a gradient");
+    assert!(
+        conv.weight.grad(&grads).is_some(),
+        "the weight has a gradient"
+    );
+}
+
+#[test]
+fn relu_keeps_nan() {
+    let device = Device::flex();
+    let (conv, bn) = layer([2, 3], 1, 1, PaddingConfig2d::Valid, false, &device);
+    let mut values = vec![1.0f32; 2 * 4 * 4];
+    values[5] = f32::NAN;
+    let x = Tensor::<4>::from_data(burn::tensor::TensorData::new(values, [1, 2, 4, 4]), &device);
+
+    let output = conv_bn(&conv, &bn, x, None, Activation::Relu);
+    let nan = output.is_nan().any().into_scalar::<bool>();
+    assert!(nan, "a NaN input must not be hidden by the activation");
+}
