@@ -8,6 +8,7 @@ mod head;
 mod layer_groups;
 mod model;
 pub mod onnx;
+pub mod pool;
 pub mod resnet;
 pub mod weights;
 

@@ -118,7 +118,7 @@ fn forward_body(
     input: Tensor<4>,
 ) -> Tensor<4> {
     let stem = conv_bn(conv1, bn1, input, None, Activation::Relu);
-    let mut x = maxpool.forward(stem);
+    let mut x = crate::pool::max_pool2d(maxpool, stem);
 
     for stage in layers {
         for block in stage {
