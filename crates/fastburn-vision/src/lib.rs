@@ -7,6 +7,8 @@ pub mod efficientnet;
 mod head;
 mod layer_groups;
 mod model;
+#[cfg(feature = "flex")]
+mod norm;
 pub mod onnx;
 pub mod pool;
 pub mod resnet;

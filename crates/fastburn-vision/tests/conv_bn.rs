@@ -135,40 +135,109 @@ fn folded_matches_layer_by_layer() {
     }
 }
 
+/// Copies a batch norm into new parameters and running statistics, so that two runs do not
+/// update each other's statistics.
+fn copy(bn: &BatchNorm, device: &Device) -> BatchNorm {
+    let mut copied = BatchNormConfig::new(bn.gamma.dims()[0]).init(device);
+    copied.gamma = Param::from_tensor(bn.gamma.val());
+    copied.beta = Param::from_tensor(bn.beta.val());
+    copied.running_mean = RunningState::new(bn.running_mean.value());
+    copied.running_var = RunningState::new(bn.running_var.value());
+    copied
+}
+
+/// The output and the gradients of x, the convolution's weight, gamma, beta and the
+/// residual for the loss `sum(output * probe)`.
+struct Trained {
+    output: Tensor<4>,
+    grads: Vec<Tensor<1>>,
+}
+
+fn train_step(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    layer_fn: fn(&Conv2d, &BatchNorm, Tensor<4>, Option<Tensor<4>>, Activation) -> Tensor<4>,
+    (x, residual, probe): (&Tensor<4>, Option<&Tensor<4>>, &Tensor<4>),
+    activation: Activation,
+) -> Trained {
+    let x = x.clone().detach().require_grad();
+    let residual = residual.map(|residual| residual.clone().detach().require_grad());
+    let output = layer_fn(conv, bn, x.clone(), residual.clone(), activation);
+    let grads = (output.clone() * probe.clone()).sum().backward();
+
+    let flat = |tensor: Tensor<4>| tensor.flatten::<1>(0, 3);
+    let mut all = vec![
+        flat(Tensor::from_inner(
+            x.grad(&grads).expect("x has a gradient"),
+        )),
+        flat(Tensor::from_inner(
+            conv.weight.grad(&grads).expect("weight has a gradient"),
+        )),
+        Tensor::from_inner(bn.gamma.grad(&grads).expect("gamma has a gradient")),
+        Tensor::from_inner(bn.beta.grad(&grads).expect("beta has a gradient")),
+    ];
+    if let Some(residual) = residual {
+        all.push(flat(Tensor::from_inner(
+            residual.grad(&grads).expect("the residual has a gradient"),
+        )));
+    }
+    Trained {
+        output: output.detach(),
+        grads: all,
+    }
+}
+
+fn relative_error_1d(actual: Tensor<1>, expected: Tensor<1>) -> f32 {
+    let scale = expected.clone().abs().max().into_scalar::<f32>().max(1e-6);
+    (actual - expected).abs().max().into_scalar::<f32>() / scale
+}
+
 #[test]
-fn autodiff_keeps_batch_statistics_and_gradients() {
-    // With autodiff the batch norm normalises with the batch's own statistics, which
-    // folding cannot do: the result must be the layers' result, gradients included.
+fn training_matches_layer_by_layer() {
+    // With autodiff the batch norm normalises with the batch's own statistics: the fused
+    // kernel must give Burn's output, gradients and running statistics.
     let device = Device::flex().autodiff();
-    let (conv, bn) = layer(
-        [4, 4],
-        3,
-        1,
-        PaddingConfig2d::Explicit(1, 1, 1, 1),
-        false,
-        &device,
-    );
-    let x = Tensor::<4>::random([2, 4, 6, 6], Distribution::Normal(0.0, 1.0), &device);
-    let residual = Tensor::<4>::random([2, 4, 6, 6], Distribution::Normal(0.0, 1.0), &device);
+    let normal = Distribution::Normal(0.0, 1.0);
+    let names = ["x", "weight", "gamma", "beta", "residual"];
+    let cases = [
+        (Activation::Relu, true),
+        (Activation::Relu6, false),
+        (Activation::Identity, false),
+        (Activation::Identity, true),
+    ];
 
-    let expected = reference(
-        &conv,
-        &bn,
-        x.clone(),
-        Some(residual.clone()),
-        Activation::Relu,
-    );
-    let x = x.require_grad();
-    let output = conv_bn(&conv, &bn, x.clone(), Some(residual), Activation::Relu);
-    let error = max_relative_error(output.clone(), expected);
-    assert!(error < 1e-5, "differs by {error} relative");
+    for (index, (activation, add)) in cases.into_iter().enumerate() {
+        let padding = PaddingConfig2d::Explicit(1, 1, 1, 1);
+        let (conv, bn) = layer([4, 4], 3, 1, padding, false, &device);
+        let expected_bn = copy(&bn, &device);
+        let x = Tensor::<4>::random([3, 4, 6, 5], normal, &device).mul_scalar(3.0);
+        let residual = add.then(|| Tensor::<4>::random([3, 4, 6, 5], normal, &device));
+        let probe = Tensor::<4>::random([3, 4, 6, 5], normal, &device);
+        let inputs = (&x, residual.as_ref(), &probe);
 
-    let grads = output.sum().backward();
-    assert!(x.grad(&grads).is_some(), "the input has a gradient");
-    assert!(
-        conv.weight.grad(&grads).is_some(),
-        "the weight has a gradient"
-    );
+        let expected = train_step(&conv, &expected_bn, reference, inputs, activation);
+        let actual = train_step(&conv, &bn, conv_bn, inputs, activation);
+
+        let error = max_relative_error(actual.output, expected.output);
+        assert!(error < 1e-5, "case {index}: output differs by {error}");
+        for ((name, grad), expected) in names.iter().zip(actual.grads).zip(expected.grads) {
+            let error = relative_error_1d(grad, expected);
+            assert!(
+                error < 1e-4,
+                "case {index}: {name} gradient differs by {error}"
+            );
+        }
+        let error = relative_error_1d(bn.running_mean.value(), expected_bn.running_mean.value());
+        assert!(
+            error < 1e-5,
+            "case {index}: running mean differs by {error}"
+        );
+        let error = relative_error_1d(bn.running_var.value(), expected_bn.running_var.value());
+        assert!(
+            error < 1e-5,
+            "case {index}: running variance differs by {error}"
+        );
+    }
 }
 
 #[test]

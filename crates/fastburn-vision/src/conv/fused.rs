@@ -47,6 +47,18 @@ impl Activation {
             Activation::Relu6 => x.clamp(0.0, 6.0),
         }
     }
+
+    /// Returns the gradient before the activation from its `output` and the gradient after
+    /// it. As in PyTorch, the gradient passes where the output is strictly inside the
+    /// activation's linear range.
+    pub(crate) fn gradient(self, output: f32, grad: f32) -> f32 {
+        let passes = match self {
+            Activation::Identity => true,
+            Activation::Relu => output > 0.0,
+            Activation::Relu6 => output > 0.0 && output < 6.0,
+        };
+        if passes { grad } else { 0.0 }
+    }
 }
 
 /// Computes `activation(bn(conv(input)) + residual)`, with `residual` left out when `None`.
@@ -67,7 +79,14 @@ pub fn conv_bn(
         return super::inference::folded(conv, bn, input, residual, activation);
     }
 
-    let output = bn.forward(super::forward(conv, input));
+    let output = super::forward(conv, input);
+
+    #[cfg(feature = "flex")]
+    if crate::norm::applies(bn, &output, residual.as_ref()) {
+        return crate::norm::batch_norm_act(bn, output, residual, activation);
+    }
+
+    let output = bn.forward(output);
     let output = match residual {
         Some(residual) => output + residual,
         None => output,

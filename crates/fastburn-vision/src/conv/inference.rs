@@ -104,7 +104,7 @@ fn run(
 }
 
 /// Runs `activation(bn(conv(input)) + residual)` with the batch norm folded into the
-/// convolution. Call it only where [`applies`] says so.
+/// convolution. Call it only where [`applies`] returns true.
 pub(super) fn folded(
     conv: &Conv2d,
     bn: &BatchNorm,

@@ -1,0 +1,211 @@
+//! Batch norm in training mode, fused with the residual addition and the activation, on
+//! `f32` NCHW slices. Work is split into one task per (image, channel) plane, and per-channel
+//! sums are gathered from per-plane partial sums in `f64`.
+
+use rayon::prelude::*;
+
+use crate::conv::Activation;
+
+/// Sizes of a batch-norm input: `planes = batch × channels` planes of `pixels` values each.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Channels, the normalised axis.
+    pub channels: usize,
+    /// Values per plane (height × width).
+    pub pixels: usize,
+}
+
+impl Layout {
+    /// Returns the number of values averaged per channel: batch × height × width.
+    fn count(&self, len: usize) -> f64 {
+        (len / self.channels) as f64
+    }
+}
+
+/// Computes `term(plane)` for every plane in parallel and adds the results up per channel.
+fn channel_sums<const K: usize>(
+    layout: Layout,
+    planes: usize,
+    term: impl Fn(usize) -> [f64; K] + Sync + Send,
+) -> Vec<[f64; K]> {
+    let partial: Vec<[f64; K]> = (0..planes).into_par_iter().map(term).collect();
+    let mut sums = vec![[0.0; K]; layout.channels];
+    for (index, values) in partial.iter().enumerate() {
+        let sum = &mut sums[index % layout.channels];
+        for k in 0..K {
+            sum[k] += values[k];
+        }
+    }
+    sums
+}
+
+/// Returns each channel's mean and biased variance (dividing by the count), the statistics
+/// that normalise a training batch: `[mean; channels]` followed by `[variance; channels]`.
+pub fn moments(layout: Layout, x: &[f32]) -> Vec<f32> {
+    let planes = x.len() / layout.pixels;
+    let sums = channel_sums(layout, planes, |plane| {
+        let values = &x[plane * layout.pixels..(plane + 1) * layout.pixels];
+        let (mut sum, mut squares) = (0.0f64, 0.0f64);
+        for &value in values {
+            sum += value as f64;
+            squares += value as f64 * value as f64;
+        }
+        [sum, squares]
+    });
+
+    let count = layout.count(x.len());
+    let mean = sums.iter().map(|[sum, _]| sum / count);
+    let variance = sums
+        .iter()
+        .map(|[sum, squares]| (squares / count - (sum / count).powi(2)).max(0.0));
+    mean.chain(variance).map(|value| value as f32).collect()
+}
+
+/// Per-channel `scale = gamma / sqrt(variance + epsilon)` and `shift = beta - mean · scale`.
+fn affine(moments: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Vec<(f32, f32)> {
+    let channels = gamma.len();
+    (0..channels)
+        .map(|c| {
+            let inv_std = 1.0 / (moments[channels + c] as f64 + epsilon).sqrt();
+            let scale = gamma[c] as f64 * inv_std;
+            (
+                scale as f32,
+                (beta[c] as f64 - moments[c] as f64 * scale) as f32,
+            )
+        })
+        .collect()
+}
+
+/// The values [`forward`] reads besides its input.
+pub struct Parameters<'a> {
+    /// [`moments`] of the input.
+    pub moments: &'a [f32],
+    /// Scale per channel.
+    pub gamma: &'a [f32],
+    /// Shift per channel.
+    pub beta: &'a [f32],
+    /// Added to the variance before its square root.
+    pub epsilon: f64,
+}
+
+/// Computes `output = activation(gamma · (x − mean) / sqrt(var + epsilon) + beta + residual)`.
+pub fn forward(
+    layout: Layout,
+    x: &[f32],
+    parameters: &Parameters,
+    residual: Option<&[f32]>,
+    activation: Activation,
+    output: &mut [f32],
+) {
+    let affine = affine(
+        parameters.moments,
+        parameters.gamma,
+        parameters.beta,
+        parameters.epsilon,
+    );
+    let pixels = layout.pixels;
+
+    output
+        .par_chunks_mut(pixels)
+        .enumerate()
+        .for_each(|(plane, out)| {
+            let (scale, shift) = affine[plane % layout.channels];
+            let values = &x[plane * pixels..(plane + 1) * pixels];
+            match residual {
+                Some(residual) => {
+                    let added = &residual[plane * pixels..(plane + 1) * pixels];
+                    for ((out, &value), &added) in out.iter_mut().zip(values).zip(added) {
+                        *out = activation.apply_value(value * scale + shift + added);
+                    }
+                }
+                None => {
+                    for (out, &value) in out.iter_mut().zip(values) {
+                        *out = activation.apply_value(value * scale + shift);
+                    }
+                }
+            }
+        });
+}
+
+/// The gradients of [`forward`]'s inputs.
+pub struct Gradients {
+    /// Gradient of `x`.
+    pub x: Vec<f32>,
+    /// Gradient of `gamma`.
+    pub gamma: Vec<f32>,
+    /// Gradient of `beta`.
+    pub beta: Vec<f32>,
+    /// Gradient of the sum before the activation, which is also the residual's gradient.
+    pub pre_activation: Vec<f32>,
+}
+
+/// Computes the gradients of [`forward`] from the gradient of its output, given its input
+/// `x` and its `output`. The batch statistics depend on `x`, and its gradient includes that
+/// dependence:
+/// `dx = gamma / std · (dy − mean(dy) − x̂ · mean(dy · x̂))` per channel.
+pub fn backward(
+    layout: Layout,
+    x: &[f32],
+    output: &[f32],
+    grad_output: &[f32],
+    parameters: &Parameters,
+    activation: Activation,
+) -> Gradients {
+    let pixels = layout.pixels;
+    let channels = layout.channels;
+    let moments = parameters.moments;
+    let inv_std: Vec<f32> = (0..channels)
+        .map(|c| (1.0 / (moments[channels + c] as f64 + parameters.epsilon).sqrt()) as f32)
+        .collect();
+
+    let mut grad_y = vec![0.0f32; x.len()];
+    grad_y
+        .par_chunks_mut(pixels)
+        .zip(output.par_chunks(pixels))
+        .zip(grad_output.par_chunks(pixels))
+        .for_each(|((grad_y, output), grad_output)| {
+            for ((grad_y, &output), &grad) in grad_y.iter_mut().zip(output).zip(grad_output) {
+                *grad_y = activation.gradient(output, grad);
+            }
+        });
+
+    let planes = x.len() / pixels;
+    let sums = channel_sums(layout, planes, |plane| {
+        let c = plane % channels;
+        let (mean, inv_std) = (moments[c], inv_std[c]);
+        let range = plane * pixels..(plane + 1) * pixels;
+        let (mut sum, mut weighted) = (0.0f64, 0.0f64);
+        for (&grad, &value) in grad_y[range.clone()].iter().zip(&x[range]) {
+            sum += grad as f64;
+            weighted += (grad * (value - mean) * inv_std) as f64;
+        }
+        [sum, weighted]
+    });
+
+    let count = layout.count(x.len());
+    let mut grad_x = vec![0.0f32; x.len()];
+    grad_x
+        .par_chunks_mut(pixels)
+        .enumerate()
+        .for_each(|(plane, grad_x)| {
+            let c = plane % channels;
+            let (mean, inv_std) = (moments[c], inv_std[c]);
+            let mean_grad = (sums[c][0] / count) as f32;
+            let mean_weighted = (sums[c][1] / count) as f32;
+            let factor = parameters.gamma[c] * inv_std;
+            let range = plane * pixels..(plane + 1) * pixels;
+            for ((grad_x, &grad), &value) in
+                grad_x.iter_mut().zip(&grad_y[range.clone()]).zip(&x[range])
+            {
+                let normalized = (value - mean) * inv_std;
+                *grad_x = factor * (grad - mean_grad - normalized * mean_weighted);
+            }
+        });
+
+    Gradients {
+        x: grad_x,
+        gamma: sums.iter().map(|[_, weighted]| *weighted as f32).collect(),
+        beta: sums.iter().map(|[sum, _]| *sum as f32).collect(),
+        pre_activation: grad_y,
+    }
+}
