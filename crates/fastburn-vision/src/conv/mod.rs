@@ -94,8 +94,9 @@ pub fn conv2d(
     burn::tensor::module::conv2d(input, weight, bias, options)
 }
 
-/// The environment variable that turns the gemm kernels off when set to `0`, so that Burn's
-/// own Flex convolution runs instead (to compare the two, or to rule fastburn's out).
+/// The environment variable that turns fastburn's Flex kernels off when set to `0`: the gemm
+/// convolution, the fused batch norm and the max pooling. Burn's own kernels then run, to
+/// compare the two or to rule fastburn's out.
 pub const GEMM_CONV_ENV: &str = "FASTBURN_GEMM_CONV";
 
 /// Returns whether the gemm kernels are enabled, which they are unless [`GEMM_CONV_ENV`] is
