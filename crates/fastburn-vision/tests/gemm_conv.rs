@@ -268,3 +268,58 @@ fn zero_sized_dims_match_burn() {
         );
     }
 }
+
+#[test]
+fn grouped_images_match_burn() {
+    // Small outputs put several images into one product, as for ResNet34's last stages.
+    // A two-thread pool gives groups of 4 here whatever the machine's core count, and 7
+    // images leave a shorter last group.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a thread pool");
+    pool.install(|| {
+        let device = device();
+        let normal = Distribution::Normal(0.0, 1.0);
+        let strided = Case {
+            input: [7, 3, 6, 5],
+            weight: [4, 3, 3, 3],
+            stride: [2, 1],
+            padding: [(1, 1), (0, 1)],
+            dilation: [1, 1],
+            bias: true,
+        };
+        let pointwise = Case {
+            input: [7, 3, 6, 5],
+            weight: [4, 3, 1, 1],
+            stride: [1, 1],
+            padding: [(0, 0), (0, 0)],
+            dilation: [1, 1],
+            bias: false,
+        };
+        for (index, case) in [strided, pointwise].iter().enumerate() {
+            let values = (
+                Tensor::<4>::random(case.input, normal, &device),
+                Tensor::<4>::random(case.weight, normal, &device),
+                Tensor::<1>::random([case.weight[0]], normal, &device),
+            );
+            let shape = burn_conv2d(values.0.clone(), values.1.clone(), None, options(case)).dims();
+            let probe = Tensor::<4>::random(shape, normal, &device);
+            let expected = run(burn_conv2d, case, &values, probe.clone());
+            let actual = run(conv2d, case, &values, probe);
+
+            let error = max_relative_error(actual.0, expected.0);
+            assert!(error < 1e-5, "case {index}: output differs by {error}");
+            let error = max_relative_error(actual.1, expected.1);
+            assert!(
+                error < 1e-5,
+                "case {index}: input gradient differs by {error}"
+            );
+            let error = max_relative_error(actual.2, expected.2);
+            assert!(
+                error < 1e-5,
+                "case {index}: weight gradient differs by {error}"
+            );
+        }
+    });
+}

@@ -89,6 +89,18 @@ impl ConvGeometry {
     /// Writes the column matrix of one image: row `(c, i, j)` holds, for every output pixel,
     /// the input value under kernel tap `(i, j)` of channel `c` (zero in the padding).
     pub fn im2col(&self, image: &[f32], columns: &mut [f32]) {
+        self.im2col_block(image, columns, self.output_pixels(), 0);
+    }
+
+    /// Writes the column matrix of one image as a block of a wider matrix: row `r` of the
+    /// image's matrix goes to `columns[r * row_stride + offset..]`.
+    pub fn im2col_block(
+        &self,
+        image: &[f32],
+        columns: &mut [f32],
+        row_stride: usize,
+        offset: usize,
+    ) {
         let [out_h, out_w] = self
             .output()
             .expect("conv2d rejects convolutions without output before the kernels run");
@@ -101,7 +113,8 @@ impl ConvGeometry {
                 let (y_lo, y_hi) = self.valid_range(0, i, out_h);
                 for j in 0..self.kernel[1] {
                     let (x_lo, x_hi) = self.valid_range(1, j, out_w);
-                    let dst = &mut columns[row * pixels..(row + 1) * pixels];
+                    let start = row * row_stride + offset;
+                    let dst = &mut columns[start..start + pixels];
                     row += 1;
 
                     dst[..y_lo * out_w].fill(0.0);
@@ -135,6 +148,18 @@ impl ConvGeometry {
     /// adjoint of [`im2col`](Self::im2col), which gives the input gradient. Padding entries
     /// are dropped.
     pub fn col2im(&self, columns: &[f32], image: &mut [f32]) {
+        self.col2im_block(columns, self.output_pixels(), 0, image);
+    }
+
+    /// Runs [`col2im`](Self::col2im) on one image's block of a wider matrix, laid out as
+    /// [`im2col_block`](Self::im2col_block) writes it.
+    pub fn col2im_block(
+        &self,
+        columns: &[f32],
+        row_stride: usize,
+        offset: usize,
+        image: &mut [f32],
+    ) {
         let [out_h, out_w] = self
             .output()
             .expect("conv2d rejects convolutions without output before the kernels run");
@@ -148,7 +173,8 @@ impl ConvGeometry {
                 let (y_lo, y_hi) = self.valid_range(0, i, out_h);
                 for j in 0..self.kernel[1] {
                     let (x_lo, x_hi) = self.valid_range(1, j, out_w);
-                    let src = &columns[row * pixels..(row + 1) * pixels];
+                    let start = row * row_stride + offset;
+                    let src = &columns[start..start + pixels];
                     row += 1;
                     if x_lo == x_hi {
                         continue;

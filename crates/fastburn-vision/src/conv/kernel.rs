@@ -12,10 +12,11 @@ use rayon::prelude::*;
 
 use super::fused::Activation;
 use super::geometry::ConvGeometry;
+use super::group;
 
 /// Chooses whether a batch runs one image per thread, with single-threaded products, or image
 /// after image, with each product on all threads.
-fn plan(batch: usize) -> (bool, Parallelism) {
+pub(super) fn plan(batch: usize) -> (bool, Parallelism) {
     let threads = rayon::current_num_threads();
     if threads > 1 && batch >= threads {
         (true, Parallelism::None)
@@ -34,7 +35,7 @@ thread_local! {
 
 /// Calls `f` with this thread's column buffer, at least `len` long. Its contents are
 /// whatever the last call left, so `f` must overwrite what it reads.
-fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+pub(super) fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     COLUMNS.with(|columns| match columns.try_borrow_mut() {
         Ok(mut columns) => {
             if columns.len() < len {
@@ -51,14 +52,14 @@ fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 /// A matrix view of a slice, by its row and column strides. The slice keeps its length so
 /// that [`matmul`] can check every view against the shape it is used with.
 #[derive(Clone, Copy)]
-struct Matrix<'a> {
+pub(super) struct Matrix<'a> {
     data: &'a [f32],
     row_stride: usize,
     col_stride: usize,
 }
 
 impl<'a> Matrix<'a> {
-    fn row_major(data: &'a [f32], cols: usize) -> Self {
+    pub(super) fn row_major(data: &'a [f32], cols: usize) -> Self {
         Self {
             data,
             row_stride: cols,
@@ -67,7 +68,7 @@ impl<'a> Matrix<'a> {
     }
 
     /// Views `data`, a row-major matrix with `cols` columns, as its transpose.
-    fn transposed(data: &'a [f32], cols: usize) -> Self {
+    pub(super) fn transposed(data: &'a [f32], cols: usize) -> Self {
         Self {
             data,
             row_stride: 1,
@@ -91,7 +92,7 @@ impl<'a> Matrix<'a> {
 }
 
 /// `dst (m × n, row-major) = [dst +] lhs (m × k) · rhs (k × n)`.
-fn matmul(
+pub(super) fn matmul(
     dst: &mut [f32],
     accumulate: bool,
     lhs: Matrix,
@@ -177,7 +178,7 @@ pub struct Epilogue<'a> {
 
 impl Epilogue<'_> {
     /// Applies the epilogue to `out`, the `channels × pixels` output of image `index`.
-    fn apply(&self, index: usize, out: &mut [f32], pixels: usize) {
+    pub(super) fn apply(&self, index: usize, out: &mut [f32], pixels: usize) {
         assert_eq!(
             self.bias.len() * pixels,
             out.len(),
@@ -223,6 +224,12 @@ pub fn forward_with(
 ) {
     let rows = geometry.column_rows();
     let pixels = geometry.output_pixels();
+    let group = group::size(geometry.batch, pixels);
+    if group > 1 {
+        group::forward(geometry, input, weight, epilogue, output, group);
+        return;
+    }
+
     let out_len = geometry.channels_out * pixels;
     let in_len = geometry.input_len();
     let shape = [geometry.channels_out, pixels, rows];
@@ -253,6 +260,12 @@ pub fn backward_input(
 ) {
     let rows = geometry.column_rows();
     let pixels = geometry.output_pixels();
+    let group = group::size(geometry.batch, pixels);
+    if group > 1 {
+        group::backward_input(geometry, weight, grad_output, grad_input, group);
+        return;
+    }
+
     let out_len = geometry.channels_out * pixels;
     let in_len = geometry.input_len();
     let shape = [rows, pixels, geometry.channels_out];
@@ -286,10 +299,18 @@ pub fn backward_weight(
     let out_len = geometry.channels_out * pixels;
     let in_len = geometry.input_len();
     let shape = [geometry.channels_out, rows, pixels];
-    let (over_images, parallelism) = plan(geometry.batch);
+    let group = group::size(geometry.batch, pixels);
+    let groups = geometry.batch.div_ceil(group);
+    let (over_images, parallelism) = plan(groups);
 
-    // Adds one image's product onto `sum`.
+    // Adds the products of one group of images onto `sum`.
     let accumulate = |index: usize, sum: &mut [f32]| {
+        if group > 1 {
+            let first = index * group;
+            let images = (first, group.min(geometry.batch - first));
+            group::accumulate_weight_grad(geometry, input, grad_output, images, parallelism, sum);
+            return;
+        }
         let image = &input[index * in_len..(index + 1) * in_len];
         let grad = Matrix::row_major(&grad_output[index * out_len..(index + 1) * out_len], pixels);
         with_image_columns(geometry, image, |columns| {
@@ -306,13 +327,13 @@ pub fn backward_weight(
 
     grad_weight.fill(0.0);
     if !over_images {
-        (0..geometry.batch).for_each(|index| accumulate(index, grad_weight));
+        (0..groups).for_each(|index| accumulate(index, grad_weight));
         return;
     }
 
-    // Each rayon task sums its images into its own buffer, and the buffers are added at the end.
+    // Each rayon task sums its groups into its own buffer, and the buffers are added at the end.
     let weight_len = grad_weight.len();
-    let total = (0..geometry.batch)
+    let total = (0..groups)
         .into_par_iter()
         .fold(
             || vec![0.0f32; weight_len],

@@ -13,6 +13,8 @@ mod fused;
 #[cfg(feature = "flex")]
 mod geometry;
 #[cfg(feature = "flex")]
+mod group;
+#[cfg(feature = "flex")]
 mod inference;
 #[cfg(feature = "flex")]
 mod kernel;
