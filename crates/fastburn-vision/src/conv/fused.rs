@@ -34,6 +34,7 @@ impl Activation {
     }
 
     /// Applies the activation to one value. NaN stays NaN, as in Burn 0.22.1's Flex `relu`.
+    #[cfg(feature = "flex")]
     pub(crate) fn apply_value(self, x: f32) -> f32 {
         match self {
             Activation::Identity => x,
@@ -51,6 +52,7 @@ impl Activation {
     /// Returns the gradient before the activation from its `output` and the gradient after
     /// it. As in PyTorch, the gradient passes where the output is strictly inside the
     /// activation's linear range.
+    #[cfg(feature = "flex")]
     pub(crate) fn gradient(self, output: f32, grad: f32) -> f32 {
         let passes = match self {
             Activation::Identity => true,
