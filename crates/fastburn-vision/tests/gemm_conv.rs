@@ -106,6 +106,16 @@ fn cases() -> Vec<Case> {
             [1, 1],
             true,
         ),
+        // More than 128 output channels: the weight gradient is summed in the weight's own
+        // layout instead of transposed.
+        case(
+            [2, 3, 5, 5],
+            [130, 3, 3, 3],
+            [1, 1],
+            [(1, 1), (1, 1)],
+            [1, 1],
+            false,
+        ),
         // Padding wider than the kernel reach on one side: whole rows read only zeros.
         case(
             [2, 2, 4, 4],

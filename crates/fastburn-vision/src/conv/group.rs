@@ -10,7 +10,7 @@
 use gemm::Parallelism;
 
 use super::geometry::ConvGeometry;
-use super::kernel::{Epilogue, Matrix, matmul, plan, with_columns};
+use super::kernel::{Epilogue, Matrix, WeightGradLayout, matmul, plan, with_columns};
 
 /// The number of product columns below which images are grouped: an estimate of where
 /// gemm's per-call overheads stop mattering, from timings of ResNet34's layers here.
@@ -184,13 +184,12 @@ pub fn backward_input(
 }
 
 /// Adds the weight gradient of the `count` images from `first` onto `sum`, in one product
-/// of width `count × pixels` on `parallelism`.
+/// of width `count × pixels`, in `layout` and on `parallelism`.
 pub fn accumulate_weight_grad(
     geometry: &ConvGeometry,
     input: &[f32],
     grad_output: &[f32],
-    (first, count): (usize, usize),
-    parallelism: Parallelism,
+    ((first, count), layout, parallelism): ((usize, usize), WeightGradLayout, Parallelism),
     sum: &mut [f32],
 ) {
     let rows = geometry.column_rows();
@@ -199,8 +198,6 @@ pub fn accumulate_weight_grad(
     let width = count * pixels;
     let grad = side_by_side(grad_output, first, count, [channels, pixels]);
     with_group_columns(geometry, input, first, count, |columns| {
-        let lhs = Matrix::row_major(&grad, width);
-        let rhs = Matrix::transposed(columns, width);
-        matmul(sum, true, lhs, rhs, [channels, rows, width], parallelism);
+        layout.accumulate(sum, &grad, columns, [channels, rows, width], parallelism);
     });
 }

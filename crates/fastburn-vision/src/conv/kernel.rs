@@ -298,7 +298,8 @@ pub fn backward_weight(
     let pixels = geometry.output_pixels();
     let out_len = geometry.channels_out * pixels;
     let in_len = geometry.input_len();
-    let shape = [geometry.channels_out, rows, pixels];
+    let channels = geometry.channels_out;
+    let layout = WeightGradLayout::choose(channels);
     let group = group::size(geometry.batch, pixels);
     let groups = geometry.batch.div_ceil(group);
     let (over_images, parallelism) = plan(groups);
@@ -308,46 +309,106 @@ pub fn backward_weight(
         if group > 1 {
             let first = index * group;
             let images = (first, group.min(geometry.batch - first));
-            group::accumulate_weight_grad(geometry, input, grad_output, images, parallelism, sum);
+            let run = (images, layout, parallelism);
+            group::accumulate_weight_grad(geometry, input, grad_output, run, sum);
             return;
         }
         let image = &input[index * in_len..(index + 1) * in_len];
-        let grad = Matrix::row_major(&grad_output[index * out_len..(index + 1) * out_len], pixels);
+        let grad = &grad_output[index * out_len..(index + 1) * out_len];
         with_image_columns(geometry, image, |columns| {
-            matmul(
-                sum,
-                true,
-                grad,
-                Matrix::transposed(columns, pixels),
-                shape,
-                parallelism,
-            );
+            layout.accumulate(sum, grad, columns, [channels, rows, pixels], parallelism);
         });
     };
 
-    grad_weight.fill(0.0);
-    if !over_images {
-        (0..groups).for_each(|index| accumulate(index, grad_weight));
-        return;
+    let weight_len = grad_weight.len();
+    let sum = if over_images {
+        sum_in_parallel(groups, weight_len, accumulate)
+    } else {
+        let mut sum = vec![0.0f32; weight_len];
+        (0..groups).for_each(|index| accumulate(index, &mut sum));
+        sum
+    };
+
+    match layout {
+        WeightGradLayout::Weight => grad_weight.copy_from_slice(&sum),
+        WeightGradLayout::Transposed => {
+            for (row, values) in sum.chunks_exact(channels).enumerate() {
+                for (channel, value) in values.iter().enumerate() {
+                    grad_weight[channel * rows + row] = *value;
+                }
+            }
+        }
+    }
+}
+
+/// The layout the weight gradient is summed in.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum WeightGradLayout {
+    /// `[channels_out, rows]`, the weight's own: `grad_output · columnsᵀ`.
+    Weight,
+    /// `[rows, channels_out]`: `columns · grad_outputᵀ`, whose long side is the product's
+    /// rows.
+    Transposed,
+}
+
+impl WeightGradLayout {
+    /// Chooses the transposed sum for up to 128 output channels. Timed on ResNet34's layers
+    /// at batch 32 here, it cut the first stage's weight gradient (64 channels) from 49 to 30
+    /// ms, and slowed the last stage's (512 channels) from 37 to 45 ms.
+    fn choose(channels_out: usize) -> Self {
+        if channels_out <= 128 {
+            Self::Transposed
+        } else {
+            Self::Weight
+        }
     }
 
-    // Each rayon task sums its groups into its own buffer, and the buffers are added at the end.
-    let weight_len = grad_weight.len();
-    let total = (0..groups)
+    /// Adds `grad` (`[channels, width]`) times `columns` (`[rows, width]`) transposed onto
+    /// `sum`, in this layout.
+    pub(super) fn accumulate(
+        self,
+        sum: &mut [f32],
+        grad: &[f32],
+        columns: &[f32],
+        [channels, rows, width]: [usize; 3],
+        parallelism: Parallelism,
+    ) {
+        match self {
+            Self::Weight => {
+                let lhs = Matrix::row_major(grad, width);
+                let rhs = Matrix::transposed(columns, width);
+                matmul(sum, true, lhs, rhs, [channels, rows, width], parallelism);
+            }
+            Self::Transposed => {
+                let lhs = Matrix::row_major(columns, width);
+                let rhs = Matrix::transposed(grad, width);
+                matmul(sum, true, lhs, rhs, [rows, channels, width], parallelism);
+            }
+        }
+    }
+}
+
+/// Runs `accumulate(index, sum)` for every index below `count` on rayon's threads, each task
+/// into its own buffer of `len` zeros, and returns the buffers added up.
+fn sum_in_parallel(
+    count: usize,
+    len: usize,
+    accumulate: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
+    (0..count)
         .into_par_iter()
         .fold(
-            || vec![0.0f32; weight_len],
+            || vec![0.0f32; len],
             |mut sum, index| {
                 accumulate(index, &mut sum);
                 sum
             },
         )
         .reduce(
-            || vec![0.0f32; weight_len],
+            || vec![0.0f32; len],
             |mut left, right| {
                 left.iter_mut().zip(&right).for_each(|(l, r)| *l += r);
                 left
             },
-        );
-    grad_weight.copy_from_slice(&total);
+        )
 }
