@@ -252,3 +252,58 @@ fn relu_keeps_nan() {
     let nan = output.is_nan().any().into_scalar::<bool>();
     assert!(nan, "a NaN input must not be hidden by the activation");
 }
+
+#[test]
+fn training_nan_matches_burn() {
+    // A NaN input makes Burn's batch variance, and so its running variance, NaN: the fused
+    // kernel must not clamp it to 0. A NaN residual makes the output NaN there, and Burn's
+    // ReLU backward still passes the gradient at a NaN output.
+    let device = Device::flex().autodiff();
+    let padding = PaddingConfig2d::Valid;
+    let shape = [2, 3, 4, 4];
+    let len = shape.iter().product::<usize>();
+    let with_nan = |at: usize| {
+        let mut values: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+        values[at] = f32::NAN;
+        Tensor::<4>::from_data(burn::tensor::TensorData::new(values, shape), &device)
+    };
+    let is_nan = |tensor: Tensor<1>| tensor.is_nan().into_data().try_to_vec::<bool>().unwrap();
+
+    let (conv, bn) = layer([3, 3], 1, 1, padding.clone(), false, &device);
+    let expected_bn = copy(&bn, &device);
+    let _ = reference(&conv, &expected_bn, with_nan(5), None, Activation::Relu);
+    let _ = conv_bn(&conv, &bn, with_nan(5), None, Activation::Relu);
+    assert_eq!(
+        is_nan(bn.running_var.value_sync()),
+        is_nan(expected_bn.running_var.value_sync()),
+        "running variance after a NaN input"
+    );
+
+    let (conv, bn) = layer([3, 3], 1, 1, padding, false, &device);
+    let expected_bn = copy(&bn, &device);
+    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let probe = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let residual = with_nan(4);
+    let inputs = (&x, Some(&residual), &probe);
+    let expected = train_step(&conv, &expected_bn, reference, inputs, Activation::Relu);
+    let actual = train_step(&conv, &bn, conv_bn, inputs, Activation::Relu);
+    let names = ["x", "weight", "gamma", "beta", "residual"];
+    for ((name, grad), expected) in names.iter().zip(actual.grads).zip(expected.grads) {
+        let error = relative_error_1d(grad, expected);
+        assert!(error < 1e-4, "{name} gradient differs by {error}");
+    }
+}
+
+#[test]
+fn training_single_value_gives_beta() {
+    // One image of one pixel: each channel's only value is its mean, so the normalised value
+    // is exactly 0 and the output exactly beta, as from Burn's batch norm.
+    let device = Device::flex().autodiff();
+    let (conv, bn) = layer([3, 4], 1, 1, PaddingConfig2d::Valid, false, &device);
+    let x = Tensor::<4>::random([1, 3, 1, 1], Distribution::Normal(0.0, 100.0), &device);
+
+    let output = conv_bn(&conv, &bn, x, None, Activation::Identity);
+    let output = output.flatten::<1>(0, 3).into_data().try_to_vec::<f32>().unwrap();
+    let beta = bn.beta.val().into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(output, beta);
+}

@@ -51,13 +51,14 @@ impl Activation {
 
     /// Returns the gradient before the activation from its `output` and the gradient after
     /// it. As in PyTorch, the gradient passes where the output is strictly inside the
-    /// activation's linear range.
+    /// activation's linear range or NaN. Burn 0.22.1 also passes it for NaN, and its `relu6`
+    /// (a clamp) passes it at exactly 0 and 6 too.
     #[cfg(feature = "flex")]
     pub(crate) fn gradient(self, output: f32, grad: f32) -> f32 {
         let passes = match self {
             Activation::Identity => true,
-            Activation::Relu => output > 0.0,
-            Activation::Relu6 => output > 0.0 && output < 6.0,
+            Activation::Relu => output.is_nan() || output > 0.0,
+            Activation::Relu6 => output.is_nan() || (output > 0.0 && output < 6.0),
         };
         if passes { grad } else { 0.0 }
     }

@@ -55,23 +55,25 @@ pub fn moments(layout: Layout, x: &[f32]) -> Vec<f32> {
 
     let count = layout.count(x.len());
     let mean = sums.iter().map(|[sum, _]| sum / count);
-    let variance = sums
-        .iter()
-        .map(|[sum, squares]| (squares / count - (sum / count).powi(2)).max(0.0));
+    // Rounding can make the difference slightly negative; clamp it without `max`, which
+    // would turn the NaN of a non-finite input into 0, where Burn's variance is NaN.
+    let variance = sums.iter().map(|[sum, squares]| {
+        let variance = squares / count - (sum / count).powi(2);
+        if variance < 0.0 { 0.0 } else { variance }
+    });
     mean.chain(variance).map(|value| value as f32).collect()
 }
 
-/// Per-channel `scale = gamma / sqrt(variance + epsilon)` and `shift = beta - mean · scale`.
-fn affine(moments: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Vec<(f32, f32)> {
+/// Returns per channel `(mean, scale, beta)` with `scale = gamma / sqrt(variance + epsilon)`.
+/// The output is `(x − mean) · scale + beta`, not `x · scale + (beta − mean · scale)`: where
+/// the variance is far below epsilon the second form cancels two large terms, and a channel
+/// that holds one value would not give exactly `beta` as Burn's batch norm does.
+fn affine(moments: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Vec<(f32, f32, f32)> {
     let channels = gamma.len();
     (0..channels)
         .map(|c| {
             let inv_std = 1.0 / (moments[channels + c] as f64 + epsilon).sqrt();
-            let scale = gamma[c] as f64 * inv_std;
-            (
-                scale as f32,
-                (beta[c] as f64 - moments[c] as f64 * scale) as f32,
-            )
+            (moments[c], (gamma[c] as f64 * inv_std) as f32, beta[c])
         })
         .collect()
 }
@@ -109,18 +111,18 @@ pub fn forward(
         .par_chunks_mut(pixels)
         .enumerate()
         .for_each(|(plane, out)| {
-            let (scale, shift) = affine[plane % layout.channels];
+            let (mean, scale, beta) = affine[plane % layout.channels];
             let values = &x[plane * pixels..(plane + 1) * pixels];
             match residual {
                 Some(residual) => {
                     let added = &residual[plane * pixels..(plane + 1) * pixels];
                     for ((out, &value), &added) in out.iter_mut().zip(values).zip(added) {
-                        *out = activation.apply_value(value * scale + shift + added);
+                        *out = activation.apply_value((value - mean) * scale + beta + added);
                     }
                 }
                 None => {
                     for (out, &value) in out.iter_mut().zip(values) {
-                        *out = activation.apply_value(value * scale + shift);
+                        *out = activation.apply_value((value - mean) * scale + beta);
                     }
                 }
             }

@@ -4,8 +4,9 @@ use rayon::prelude::*;
 
 use super::Window;
 
-/// Returns whether `value` replaces `best` as a window's maximum: NaN wins, as in PyTorch, and an
-/// equal value does not, so the first maximum stays.
+/// Returns whether `value` replaces `best` as a window's maximum. NaN wins, as in PyTorch,
+/// though PyTorch keeps a window's last NaN where this keeps its first. An equal value does
+/// not win, so the first maximum stays.
 fn beats(value: f32, best: f32) -> bool {
     value > best || (value.is_nan() && !best.is_nan())
 }
