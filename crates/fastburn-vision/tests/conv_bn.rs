@@ -8,7 +8,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Distribution, Tensor};
 use fastburn_vision::conv::{self, Activation, conv_bn};
 
-/// A convolution followed by a batch norm whose statistics are far from the identity, so
+/// Creates a convolution and a batch norm whose statistics are far from the identity, so
 /// that a folding mistake shows.
 fn layer(
     channels: [usize; 2],
@@ -34,7 +34,7 @@ fn layer(
     (conv, bn)
 }
 
-/// What `conv_bn` computes, layer by layer.
+/// Computes what `conv_bn` computes, layer by layer.
 fn reference(
     conv: &Conv2d,
     bn: &BatchNorm,
@@ -303,7 +303,11 @@ fn training_single_value_gives_beta() {
     let x = Tensor::<4>::random([1, 3, 1, 1], Distribution::Normal(0.0, 100.0), &device);
 
     let output = conv_bn(&conv, &bn, x, None, Activation::Identity);
-    let output = output.flatten::<1>(0, 3).into_data().try_to_vec::<f32>().unwrap();
+    let output = output
+        .flatten::<1>(0, 3)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let beta = bn.beta.val().into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(output, beta);
 }

@@ -146,8 +146,8 @@ pub(super) fn folded(
 }
 
 /// Returns whether the fused kernel computes this layer: the gemm convolution applies, the
-/// device has no autodiff (so the batch norm uses its running statistics), no autocast asks
-/// for half precision, and the batch norm, the convolution's bias and the residual match the
+/// device has no autodiff (so the batch norm uses its running statistics), no autocast requests
+/// half precision, and the batch norm, the convolution's bias and the residual match the
 /// convolution's output and device.
 pub(super) fn applies(
     conv: &Conv2d,

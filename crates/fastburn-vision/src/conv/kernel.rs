@@ -165,8 +165,8 @@ fn for_each_image(
     }
 }
 
-/// What [`forward`] applies to each image's output right after its product, while it is
-/// still in cache: `activation(output + bias[channel] + residual)`.
+/// The operations [`forward_with`] applies to each image's output right after its product,
+/// while it is still in cache: `activation(output + bias[channel] + residual)`.
 pub struct Epilogue<'a> {
     /// One value per output channel.
     pub bias: &'a [f32],
