@@ -55,8 +55,8 @@ pub fn moments(layout: Layout, x: &[f32]) -> Vec<f32> {
 
     let count = layout.count(x.len());
     let mean = sums.iter().map(|[sum, _]| sum / count);
-    // Rounding can make the difference slightly negative; clamp it without `max`, which
-    // would turn the NaN of a non-finite input into 0, where Burn's variance is NaN.
+    // Rounding can make the difference slightly negative, so it is clamped at 0. `max` would
+    // also turn the NaN of a non-finite input into 0, where Burn's variance is NaN.
     let variance = sums.iter().map(|[sum, squares]| {
         let variance = squares / count - (sum / count).powi(2);
         if variance < 0.0 { 0.0 } else { variance }
@@ -64,17 +64,23 @@ pub fn moments(layout: Layout, x: &[f32]) -> Vec<f32> {
     mean.chain(variance).map(|value| value as f32).collect()
 }
 
+/// Returns each channel's `1 / sqrt(variance + epsilon)` from [`moments`].
+fn inverse_std(moments: &[f32], epsilon: f64) -> Vec<f64> {
+    let channels = moments.len() / 2;
+    moments[channels..]
+        .iter()
+        .map(|&variance| 1.0 / (variance as f64 + epsilon).sqrt())
+        .collect()
+}
+
 /// Returns per channel `(mean, scale, beta)` with `scale = gamma / sqrt(variance + epsilon)`.
 /// The output is `(x − mean) · scale + beta`, not `x · scale + (beta − mean · scale)`: where
 /// the variance is far below epsilon the second form cancels two large terms, and a channel
-/// that holds one value would not give exactly `beta` as Burn's batch norm does.
+/// with one value would not give exactly `beta` as Burn's batch norm does.
 fn affine(moments: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Vec<(f32, f32, f32)> {
-    let channels = gamma.len();
-    (0..channels)
-        .map(|c| {
-            let inv_std = 1.0 / (moments[channels + c] as f64 + epsilon).sqrt();
-            (moments[c], (gamma[c] as f64 * inv_std) as f32, beta[c])
-        })
+    let inv_std = inverse_std(moments, epsilon);
+    (0..gamma.len())
+        .map(|c| (moments[c], (gamma[c] as f64 * inv_std[c]) as f32, beta[c]))
         .collect()
 }
 
@@ -156,8 +162,9 @@ pub fn backward(
     let pixels = layout.pixels;
     let channels = layout.channels;
     let moments = parameters.moments;
-    let inv_std: Vec<f32> = (0..channels)
-        .map(|c| (1.0 / (moments[channels + c] as f64 + parameters.epsilon).sqrt()) as f32)
+    let inv_std: Vec<f32> = inverse_std(moments, parameters.epsilon)
+        .into_iter()
+        .map(|value| value as f32)
         .collect();
 
     let mut grad_y = vec![0.0f32; x.len()];

@@ -12,6 +12,7 @@ mod extension;
 mod kernel;
 
 use burn::backend::{Dispatch, DispatchDevice};
+use burn::module::RunningState;
 use burn::nn::BatchNorm;
 use burn::tensor::{DType, Tensor};
 
@@ -89,28 +90,19 @@ pub(crate) fn batch_norm_act(
 /// Moves the running statistics towards the batch's: `(1 − momentum) · running + momentum ·
 /// batch`, with the biased batch variance, as Burn 0.22.1's `BatchNorm` does.
 fn update_running_statistics(bn: &BatchNorm, moments: &Tensor<2>, channels: usize) {
-    let device = moments.device();
-    let batch_mean = moments
-        .clone()
-        .slice([0..1, 0..channels])
-        .reshape([channels]);
-    let batch_var = moments
-        .clone()
-        .slice([1..2, 0..channels])
-        .reshape([channels]);
+    let row = |index: usize| {
+        let rows = index..index + 1;
+        moments
+            .clone()
+            .slice([rows, 0..channels])
+            .reshape([channels])
+    };
+    let blend = |running: &RunningState<Tensor<1>>, batch: Tensor<1>| {
+        let previous = running.value_sync().to_device(&moments.device());
+        let blended = previous.mul_scalar(1.0 - bn.momentum) + batch.mul_scalar(bn.momentum);
+        running.update(blended.detach());
+    };
 
-    let mean = bn
-        .running_mean
-        .value_sync()
-        .to_device(&device)
-        .mul_scalar(1.0 - bn.momentum)
-        + batch_mean.mul_scalar(bn.momentum);
-    let var = bn
-        .running_var
-        .value_sync()
-        .to_device(&device)
-        .mul_scalar(1.0 - bn.momentum)
-        + batch_var.mul_scalar(bn.momentum);
-    bn.running_mean.update(mean.detach());
-    bn.running_var.update(var.detach());
+    blend(&bn.running_mean, row(0));
+    blend(&bn.running_var, row(1));
 }
