@@ -145,10 +145,10 @@ pub(super) fn folded(
     Tensor::<4>::from_dispatch(output)
 }
 
-/// Returns whether the fused kernel computes this layer: the gemm convolution applies, the
-/// device has no autodiff (so the batch norm uses its running statistics), no autocast requests
-/// half precision, and the batch norm, the convolution's bias and the residual match the
-/// convolution's output and device.
+/// Returns whether the fused kernel computes this layer. The gemm convolution must apply and
+/// the device must have no autodiff, so that the batch norm uses its running statistics. No
+/// autocast may request half precision, and the batch norm, the convolution's bias and the
+/// residual must match the convolution's output and device.
 pub(super) fn applies(
     conv: &Conv2d,
     bn: &BatchNorm,

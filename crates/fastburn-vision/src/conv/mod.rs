@@ -42,7 +42,8 @@ pub fn forward(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
     )
 }
 
-/// The options [`Conv2d::forward`] passes to Burn's `conv2d` for input of shape `input`.
+/// Returns the options [`Conv2d::forward`] passes to Burn's `conv2d` for input of shape
+/// `input`.
 fn conv_options(conv: &Conv2d, input: [usize; 4]) -> ConvOptions<2> {
     let [_, _, height, width] = input;
     let padding = padding_pairs(

@@ -16,8 +16,8 @@ use burn::nn::pool::MaxPool2d;
 use burn::tensor::Tensor;
 
 /// A pooling window that fastburn's kernel handles: no dilation, no ceil mode, and the same
-/// padding before and after, at most half the kernel, so that every window holds at least one
-/// input value.
+/// padding before and after, at most half the kernel, so that every window contains at least
+/// one input value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     /// Kernel height and width.
