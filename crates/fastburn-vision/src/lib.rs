@@ -6,8 +6,10 @@ pub mod conv;
 pub mod efficientnet;
 mod head;
 mod layer_groups;
+#[cfg(feature = "tch")]
+mod libtorch;
 mod model;
-#[cfg(feature = "flex")]
+#[cfg(any(feature = "flex", feature = "tch"))]
 mod norm;
 pub mod onnx;
 pub mod pool;

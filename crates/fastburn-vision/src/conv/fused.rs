@@ -89,10 +89,20 @@ pub fn conv_bn(
         return crate::norm::batch_norm_act(bn, output, residual, activation);
     }
 
-    let output = bn.forward(output);
+    let output = batch_norm(bn, output);
     let output = match residual {
         Some(residual) => output + residual,
         None => output,
     };
     activation.apply(output)
+}
+
+/// Applies `bn` as [`BatchNorm::forward`] does, through LibTorch's own batch norm in training
+/// on LibTorch.
+fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if crate::libtorch::batch_norm_applies(bn, &x) {
+        return crate::libtorch::batch_norm(bn, x);
+    }
+    bn.forward(x)
 }

@@ -1,10 +1,11 @@
 //! 2-D convolution for the backbones: fastburn's im2col + gemm kernels on the Flex backend,
-//! Burn's `conv2d` everywhere else.
+//! LibTorch's autograd for the gradients on LibTorch, Burn's `conv2d` everywhere else.
 //!
 //! On Flex, an ungrouped `f32` convolution becomes one matrix product per image, and its two
 //! gradients under autodiff become two more. Depthwise and other grouped convolutions, other
-//! dtypes and every other backend use Burn's `conv2d` unchanged, so results agree with Burn's
-//! to float rounding.
+//! dtypes and the other backends use Burn's `conv2d` unchanged, so results agree with Burn's
+//! to float rounding. On LibTorch under autodiff every convolution, grouped ones included,
+//! goes through `crate::libtorch`.
 
 mod autocast;
 #[cfg(feature = "flex")]
@@ -67,14 +68,28 @@ pub fn conv2d(
         && input.dtype() == DType::F32
         && dtype != DType::F32
     {
-        // fastburn's gemm kernels are `f32` only, so half precision runs Burn's conv2d.
-        let output = burn::tensor::module::conv2d(
+        let output = convolve(
             input.cast(dtype),
             weight.cast(dtype),
             bias.map(|bias| bias.cast(dtype)),
             options,
         );
         return output.cast(DType::F32);
+    }
+    convolve(input, weight, bias, options)
+}
+
+/// Convolves in the operands' dtype, choosing among LibTorch's autograd, the gemm kernels
+/// (`f32` only, so half precision on Flex runs Burn's conv2d) and Burn's `conv2d`.
+fn convolve(
+    input: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if crate::libtorch::conv_applies(&input, &weight, &options) {
+        return with_bias(crate::libtorch::conv2d(input, weight, options), bias);
     }
 
     #[cfg(feature = "flex")]
@@ -85,26 +100,31 @@ pub fn conv2d(
             weight.into_dispatch(),
             options,
         );
-        let output = Tensor::<4>::from_dispatch(output);
-        return match bias {
-            Some(bias) => {
-                let channels = bias.dims()[0];
-                output + bias.reshape([1, channels, 1, 1])
-            }
-            None => output,
-        };
+        return with_bias(Tensor::from_dispatch(output), bias);
     }
     burn::tensor::module::conv2d(input, weight, bias, options)
 }
 
-/// The environment variable that turns fastburn's Flex kernels off when set to `0`: the gemm
-/// convolution, the fused batch norm and the max pooling. Burn's own kernels then run, to
-/// compare the two or to rule fastburn's out.
+/// Adds a per-channel bias to a convolution's output.
+#[cfg(any(feature = "flex", feature = "tch"))]
+fn with_bias(output: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    match bias {
+        Some(bias) => {
+            let channels = bias.dims()[0];
+            output + bias.reshape([1, channels, 1, 1])
+        }
+        None => output,
+    }
+}
+
+/// The environment variable that turns fastburn's kernels off when set to `0`: on Flex the
+/// gemm convolution, the fused batch norm and the max pooling, on LibTorch the convolution and
+/// batch norm differentiated by LibTorch's autograd. Burn's own kernels then run, to compare
+/// the two or to rule fastburn's out.
 pub const GEMM_CONV_ENV: &str = "FASTBURN_GEMM_CONV";
 
 /// Returns whether the gemm kernels are enabled, which they are unless [`GEMM_CONV_ENV`] is
 /// `0`. The variable is read once per process.
-#[cfg(feature = "flex")]
 pub fn gemm_enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| std::env::var(GEMM_CONV_ENV).map_or(true, |value| value.trim() != "0"))

@@ -7,26 +7,52 @@
 //! training step here, these element-wise passes took most of the time outside the
 //! convolutions. This kernel computes the statistics in one pass, the output in one, and all
 //! gradients in three.
+//!
+//! The running-statistic update is shared with the LibTorch batch norm of `crate::libtorch`.
 
+#[cfg(feature = "flex")]
 mod extension;
+#[cfg(feature = "flex")]
 mod kernel;
 
-use burn::backend::{Dispatch, DispatchDevice};
 use burn::module::RunningState;
 use burn::nn::BatchNorm;
-use burn::tensor::{DType, Tensor};
+use burn::tensor::{DType, Device, Tensor};
+#[cfg(feature = "flex")]
+use {
+    crate::conv::Activation,
+    burn::backend::{Dispatch, DispatchDevice},
+    extension::BatchNormBackend,
+};
 
-use crate::conv::Activation;
-use extension::BatchNormBackend;
-
-/// Returns whether the fused kernel computes `activation(bn(x) + residual)`: `bn` normalises
-/// with batch statistics (autodiff device and training enabled, as in Burn 0.22.1's
-/// `BatchNorm::forward`), and every tensor is `f32` on Flex with the shapes the kernel reads.
+/// Returns whether the fused kernel computes `activation(bn(x) + residual)`: `bn` trains in
+/// `f32` on Flex (see [`trains_in_f32`]), and the tensors have the shapes the kernel reads.
+#[cfg(feature = "flex")]
 pub(crate) fn applies(bn: &BatchNorm, x: &Tensor<4>, residual: Option<&Tensor<4>>) -> bool {
     let on_flex = |tensor_device: burn::tensor::Device| {
         matches!(tensor_device.inner().as_dispatch(), DispatchDevice::Flex(_))
     };
     let [batch, channels, height, width] = x.dims();
+
+    trains_in_f32(bn, x, on_flex)
+        && batch * channels * height * width > 0
+        && residual.is_none_or(|residual| {
+            residual.dims() == x.dims()
+                && residual.dtype() == DType::F32
+                && on_flex(residual.device())
+        })
+}
+
+/// Returns whether `bn` normalises `x` with batch statistics (fastburn's kernels enabled,
+/// an autodiff device and training enabled, as in Burn 0.22.1's `BatchNorm::forward`), and
+/// `x`, gamma, beta and the running statistics are `f32` on devices `on_backend` accepts,
+/// with one value per channel of `x`.
+pub(crate) fn trains_in_f32(
+    bn: &BatchNorm,
+    x: &Tensor<4>,
+    on_backend: impl Fn(Device) -> bool,
+) -> bool {
+    let channels = x.dims()[1];
     let per_channel = [
         bn.gamma.val(),
         bn.beta.val(),
@@ -38,20 +64,17 @@ pub(crate) fn applies(bn: &BatchNorm, x: &Tensor<4>, residual: Option<&Tensor<4>
         && x.device().is_autodiff()
         && bn.training.is_enabled()
         && x.dtype() == DType::F32
-        && on_flex(x.device())
-        && batch * channels * height * width > 0
+        && on_backend(x.device())
         && per_channel.iter().all(|tensor| {
-            tensor.dims() == [channels] && tensor.dtype() == DType::F32 && on_flex(tensor.device())
-        })
-        && residual.is_none_or(|residual| {
-            residual.dims() == x.dims()
-                && residual.dtype() == DType::F32
-                && on_flex(residual.device())
+            tensor.dims() == [channels]
+                && tensor.dtype() == DType::F32
+                && on_backend(tensor.device())
         })
 }
 
 /// Computes `activation(bn(x) + residual)` with batch statistics and updates `bn`'s running
 /// statistics as [`BatchNorm::forward`] does. Call it only where [`applies`] returns true.
+#[cfg(feature = "flex")]
 pub(crate) fn batch_norm_act(
     bn: &BatchNorm,
     x: Tensor<4>,
@@ -88,8 +111,9 @@ pub(crate) fn batch_norm_act(
 }
 
 /// Moves the running statistics towards the batch's: `(1 − momentum) · running + momentum ·
-/// batch`, with the biased batch variance, as Burn 0.22.1's `BatchNorm` does.
-fn update_running_statistics(bn: &BatchNorm, moments: &Tensor<2>, channels: usize) {
+/// batch`, with the biased batch variance, as Burn 0.22.1's `BatchNorm` does. `moments` contains
+/// the batch's means in its first row and variances in its second.
+pub(crate) fn update_running_statistics(bn: &BatchNorm, moments: &Tensor<2>, channels: usize) {
     let row = |index: usize| {
         let rows = index..index + 1;
         moments
