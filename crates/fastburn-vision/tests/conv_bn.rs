@@ -227,12 +227,18 @@ fn training_matches_layer_by_layer() {
                 "case {index}: {name} gradient differs by {error}"
             );
         }
-        let error = relative_error_1d(bn.running_mean.value(), expected_bn.running_mean.value());
+        let error = relative_error_1d(
+            bn.running_mean.value_sync(),
+            expected_bn.running_mean.value_sync(),
+        );
         assert!(
             error < 1e-5,
             "case {index}: running mean differs by {error}"
         );
-        let error = relative_error_1d(bn.running_var.value(), expected_bn.running_var.value());
+        let error = relative_error_1d(
+            bn.running_var.value_sync(),
+            expected_bn.running_var.value_sync(),
+        );
         assert!(
             error < 1e-5,
             "case {index}: running variance differs by {error}"
