@@ -19,6 +19,13 @@ fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
 }
 
+/// Returns ‖actual − expected‖ / ‖expected‖. Unlike the largest difference, it tolerates the
+/// few ReLU outputs that bf16 rounding moves across zero.
+fn norm_error<const D: usize>(actual: Tensor<D>, expected: Tensor<D>) -> f32 {
+    let norm = |tensor: Tensor<D>| tensor.powi_scalar(2).sum().sqrt().into_scalar::<f32>();
+    norm(actual - expected.clone()) / norm(expected).max(1e-6)
+}
+
 fn relative_error<const D: usize>(actual: Tensor<D>, expected: Tensor<D>) -> f32 {
     let scale = expected.clone().abs().max().into_scalar::<f32>().max(1e-6);
     (actual - expected).abs().max().into_scalar::<f32>() / scale
@@ -234,7 +241,20 @@ fn burn_layers(
 
 type LayerFn = fn(&Conv2d, &BatchNorm, Tensor<4>, Option<Tensor<4>>, Activation) -> Tensor<4>;
 
-/// Returns the output and the gradients of x, the weight, gamma, beta and the residual.
+/// What [`layer_step`] returns, in order.
+const LAYER_STEP_NAMES: [&str; 8] = [
+    "output",
+    "x gradient",
+    "weight gradient",
+    "gamma gradient",
+    "beta gradient",
+    "residual gradient",
+    "running mean",
+    "running variance",
+];
+
+/// Returns the output, the gradients of x, the weight, gamma, beta and the residual, and the
+/// running statistics after the step.
 fn layer_step(
     layer: LayerFn,
     (conv, bn): (&Conv2d, &BatchNorm),
@@ -261,24 +281,14 @@ fn layer_step(
         flat(Tensor::from_inner(
             residual.grad(&grads).expect("the residual has a gradient"),
         )),
-        bn.running_mean.value(),
-        bn.running_var.value(),
+        bn.running_mean.value_sync(),
+        bn.running_var.value_sync(),
     ]
 }
 
 #[test]
 fn training_conv_bn_matches_burn() {
     let device = device();
-    let names = [
-        "output",
-        "x gradient",
-        "weight gradient",
-        "gamma gradient",
-        "beta gradient",
-        "residual gradient",
-        "running mean",
-        "running variance",
-    ];
 
     for activation in [Activation::Relu, Activation::Relu6, Activation::Identity] {
         let (conv, bn) = layer(4, &device);
@@ -288,7 +298,13 @@ fn training_conv_bn_matches_burn() {
         let residual = normal([3, 4, 6, 5], &device);
         let probe = normal([3, 4, 6, 5], &device);
 
+        let initial_mean = bn.running_mean.value_sync();
         let actual = layer_step(conv_bn, (&conv, &bn), &x, &residual, activation, &probe);
+        let moved = relative_error(bn.running_mean.value_sync(), initial_mean);
+        assert!(
+            moved > 1e-3,
+            "{activation:?}: the running mean did not move"
+        );
         let expected = layer_step(
             burn_layers,
             (&conv, &burn_bn),
@@ -297,7 +313,7 @@ fn training_conv_bn_matches_burn() {
             activation,
             &probe,
         );
-        for ((name, actual), expected) in names.iter().zip(actual).zip(expected) {
+        for ((name, actual), expected) in LAYER_STEP_NAMES.iter().zip(actual).zip(expected) {
             let error = relative_error(actual, expected);
             assert!(error < 1e-4, "{activation:?}: {name} differs by {error}");
         }
@@ -313,4 +329,43 @@ fn one_value_per_channel_falls_back_to_burn() {
     let output = conv_bn(&conv, &bn, x, None, Activation::Identity);
     let error = relative_error(output.flatten::<1>(0, 3), bn.beta.val());
     assert!(error < 1e-5, "output differs from beta by {error}");
+}
+
+#[test]
+fn bf16_conv_bn_keeps_bf16_activations() {
+    // Under autocast on LibTorch the activations stay bf16 between layers, while the
+    // gradients of the f32 parameters and the running statistics stay f32.
+    let device = device();
+    let (conv, bn) = layer(4, &device);
+    let burn_bn = copy(&bn, &device);
+    let x = normal([3, 4, 6, 5], &device);
+    let residual = normal([3, 4, 6, 5], &device);
+    let probe = normal([3, 4, 6, 5], &device);
+
+    let half = |conv: &Conv2d, bn: &BatchNorm, x, residual, activation| {
+        let output = autocast(Some(DType::BF16), || {
+            conv_bn(conv, bn, x, residual, activation)
+        });
+        assert_eq!(
+            output.dtype(),
+            DType::BF16,
+            "conv_bn returns bf16 activations"
+        );
+        output.cast(DType::F32)
+    };
+    let actual = layer_step(half, (&conv, &bn), &x, &residual, Activation::Relu, &probe);
+    let expected = layer_step(
+        burn_layers,
+        (&conv, &burn_bn),
+        &x,
+        &residual,
+        Activation::Relu,
+        &probe,
+    );
+
+    for ((name, actual), expected) in LAYER_STEP_NAMES.iter().zip(actual).zip(expected) {
+        assert_eq!(actual.dtype(), DType::F32, "{name} is f32");
+        let error = norm_error(actual, expected);
+        assert!(error < 3e-2, "{name} differs by {error}");
+    }
 }

@@ -18,8 +18,13 @@ thread_local! {
 /// convolves, and casts the result back to `f32`. Under autodiff the casts are
 /// differentiable, so the gradients reach the `f32` parameters in `f32`: these are the
 /// master weights of mixed-precision training. Only convolutions that go through
-/// [`conv2d`](super::conv2d) or [`forward`](super::forward) follow it, which covers every
-/// backbone in this crate but not the head's linear layers.
+/// [`conv2d`](super::conv2d), [`forward`](super::forward) or [`conv_bn`](super::conv_bn)
+/// follow it, which covers every backbone in this crate but not the head's linear layers.
+///
+/// On LibTorch, [`conv_bn`](super::conv_bn) goes further, as PyTorch's autocast does: it
+/// returns its activations in `dtype`, so the next layer reads them without a cast, and its
+/// batch norm normalises them with `f32` statistics and parameters.
+/// [`Body::forward`](crate::Body::forward) casts the features back to the images' dtype.
 pub fn autocast<R>(dtype: Option<DType>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<DType>);
     impl Drop for Restore {

@@ -77,6 +77,11 @@ pub fn conv_bn(
     residual: Option<Tensor<4>>,
     activation: Activation,
 ) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if let Some(dtype) = crate::libtorch::half_activations(&input) {
+        return conv_bn_half(conv, bn, input, residual, activation, dtype);
+    }
+
     #[cfg(feature = "flex")]
     if super::inference::applies(conv, bn, &input, residual.as_ref()) {
         return super::inference::folded(conv, bn, input, residual, activation);
@@ -89,7 +94,12 @@ pub fn conv_bn(
         return crate::norm::batch_norm_act(bn, output, residual, activation);
     }
 
-    let output = batch_norm(bn, output);
+    #[cfg(feature = "tch")]
+    if crate::libtorch::batch_norm_applies(bn, &output, residual.as_ref()) {
+        return crate::libtorch::batch_norm_act(bn, output, residual, activation);
+    }
+
+    let output = bn.forward(output);
     let output = match residual {
         Some(residual) => output + residual,
         None => output,
@@ -97,12 +107,39 @@ pub fn conv_bn(
     activation.apply(output)
 }
 
-/// Applies `bn` as [`BatchNorm::forward`] does, through LibTorch's own batch norm in training
-/// on LibTorch.
-fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    #[cfg(feature = "tch")]
-    if crate::libtorch::batch_norm_applies(bn, &x) {
-        return crate::libtorch::batch_norm(bn, x);
+/// Computes [`conv_bn`] with the activations in `dtype`, as PyTorch's autocast does: the
+/// convolution, the residual addition and the activation in `dtype`, the batch norm with `f32`
+/// statistics and parameters. The result stays in `dtype` for the next layer.
+#[cfg(feature = "tch")]
+fn conv_bn_half(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    input: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    activation: Activation,
+    dtype: burn::tensor::DType,
+) -> Tensor<4> {
+    let options = super::conv_options(conv, input.dims());
+    let output = super::convolve(
+        input.cast(dtype),
+        conv.weight.val().cast(dtype),
+        conv.bias.as_ref().map(|bias| bias.val().cast(dtype)),
+        options,
+    );
+
+    let residual = residual.map(|residual| residual.cast(dtype));
+    if crate::libtorch::batch_norm_applies(bn, &output, residual.as_ref()) {
+        return crate::libtorch::batch_norm_act(bn, output, residual, activation);
     }
-    bn.forward(x)
+
+    // Burn's batch norm (inference, or a shape LibTorch rejects in training) computes in
+    // `f32`, so its result is cast back.
+    let output = bn
+        .forward(output.cast(burn::tensor::DType::F32))
+        .cast(dtype);
+    let output = match residual {
+        Some(residual) => output + residual,
+        None => output,
+    };
+    activation.apply(output)
 }

@@ -4,10 +4,11 @@
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::libtorch::TchTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, AutodiffBackend, Backend, LibTorch, backend_extension};
+use burn::backend::{Autodiff, Backend, LibTorch, backend_extension};
 use burn::tensor::ops::ConvOptions;
 
 use super::graph::record;
+use crate::conv::Activation;
 
 /// Backends that run these LibTorch operations. Crate-private: [`super`]'s checks pick the
 /// inputs they accept.
@@ -20,16 +21,31 @@ pub(crate) trait NativeBackend: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
 
-    /// Returns each channel's mean and biased variance of `x` as a `[2, channels]` tensor.
-    /// It has no gradient.
-    fn native_channel_moments(x: FloatTensor<Self>) -> FloatTensor<Self>;
-
-    /// Normalises `x` with its batch statistics, then scales by `gamma` and shifts by `beta`.
-    fn native_batch_norm(
+    /// Returns `activation(batch_norm(x) + residual)`, normalising with the batch's
+    /// statistics. `mean` and `variance` are fresh `[channels]` `f32` tensors that only
+    /// this call uses: LibTorch overwrites them with the batch's mean and unbiased variance.
+    #[allow(clippy::too_many_arguments)]
+    fn native_batch_norm_act_add(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
+    ) -> FloatTensor<Self>;
+
+    /// Returns `activation(batch_norm(x))`, as
+    /// [`NativeBackend::native_batch_norm_act_add`] without the residual.
+    fn native_batch_norm_act(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        activation: Activation,
     ) -> FloatTensor<Self>;
 }
 
@@ -57,21 +73,42 @@ fn conv2d(x: &tch::Tensor, weight: &tch::Tensor, options: &ConvOptions<2>) -> tc
     )
 }
 
-fn channel_moments(x: &tch::Tensor) -> tch::Tensor {
-    let (variance, mean) = x.var_mean_correction([0i64, 2, 3].as_slice(), 0, false);
-    tch::Tensor::stack(&[mean, variance], 0)
+/// The statistics a batch norm writes, and how it ends.
+struct BatchNormArgs<'a> {
+    mean: &'a tch::Tensor,
+    variance: &'a tch::Tensor,
+    epsilon: f64,
+    activation: Activation,
 }
 
-fn batch_norm(
-    x: &tch::Tensor,
-    gamma: &tch::Tensor,
-    beta: &tch::Tensor,
-    epsilon: f64,
+fn batch_norm_act(
+    [x, gamma, beta]: [&tch::Tensor; 3],
+    residual: Option<&tch::Tensor>,
+    args: &BatchNormArgs,
 ) -> tch::Tensor {
-    // No running statistics: fastburn updates Burn's own (see `crate::norm`).
-    let (output, _, _) =
-        x.native_batch_norm(Some(gamma), Some(beta), None, None, true, 0.0, epsilon);
-    output
+    // With a momentum of 1 LibTorch's running-statistic update leaves the batch's mean and
+    // unbiased variance in the two tensors; fastburn blends Burn's own running statistics.
+    let (output, _, _) = x.native_batch_norm(
+        Some(gamma),
+        Some(beta),
+        Some(args.mean),
+        Some(args.variance),
+        true,
+        1.0,
+        args.epsilon,
+    );
+    let output = match residual {
+        Some(residual) => output + residual,
+        None => output,
+    };
+
+    // LibTorch's gradients differ from Burn's only at a NaN, which they stop where Burn's
+    // pass it on, and for ReLU6 at exactly 6, which they pass where Burn's stop it.
+    match args.activation {
+        Activation::Identity => output,
+        Activation::Relu => output.relu(),
+        Activation::Relu6 => output.relu().clamp_max(6.0),
+    }
 }
 
 impl NativeBackend for LibTorch {
@@ -79,17 +116,43 @@ impl NativeBackend for LibTorch {
         TchTensor::new(conv2d(&x.tensor, &weight.tensor, &options))
     }
 
-    fn native_channel_moments(x: TchTensor) -> TchTensor {
-        TchTensor::new(channel_moments(&x.tensor))
-    }
-
-    fn native_batch_norm(
+    fn native_batch_norm_act_add(
         x: TchTensor,
         gamma: TchTensor,
         beta: TchTensor,
+        residual: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
         epsilon: f64,
+        activation: Activation,
     ) -> TchTensor {
-        TchTensor::new(batch_norm(&x.tensor, &gamma.tensor, &beta.tensor, epsilon))
+        let args = BatchNormArgs {
+            mean: &mean.tensor,
+            variance: &variance.tensor,
+            epsilon,
+            activation,
+        };
+        let inputs = [&x.tensor, &gamma.tensor, &beta.tensor];
+        TchTensor::new(batch_norm_act(inputs, Some(&residual.tensor), &args))
+    }
+
+    fn native_batch_norm_act(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
+        epsilon: f64,
+        activation: Activation,
+    ) -> TchTensor {
+        let args = BatchNormArgs {
+            mean: &mean.tensor,
+            variance: &variance.tensor,
+            epsilon,
+            activation,
+        };
+        let inputs = [&x.tensor, &gamma.tensor, &beta.tensor];
+        TchTensor::new(batch_norm_act(inputs, None, &args))
     }
 }
 
@@ -102,19 +165,46 @@ impl<C: CheckpointStrategy> NativeBackend for Autodiff<LibTorch, C> {
         record::<2, C>([x, weight], |[x, weight]| conv2d(x, weight, &options))
     }
 
-    fn native_channel_moments(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let moments = LibTorch::native_channel_moments(x.into_primitive());
-        <Self as AutodiffBackend>::from_inner(moments)
-    }
-
-    fn native_batch_norm(
+    fn native_batch_norm_act_add(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
     ) -> FloatTensor<Self> {
-        record::<3, C>([x, gamma, beta], |[x, gamma, beta]| {
-            batch_norm(x, gamma, beta, epsilon)
+        let [mean, variance] = [mean, variance].map(|tensor| tensor.into_primitive().tensor);
+        let args = BatchNormArgs {
+            mean: &mean,
+            variance: &variance,
+            epsilon,
+            activation,
+        };
+        record::<4, C>([x, gamma, beta, residual], |[x, gamma, beta, residual]| {
+            batch_norm_act([x, gamma, beta], Some(residual), &args)
+        })
+    }
+
+    fn native_batch_norm_act(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        activation: Activation,
+    ) -> FloatTensor<Self> {
+        let [mean, variance] = [mean, variance].map(|tensor| tensor.into_primitive().tensor);
+        let args = BatchNormArgs {
+            mean: &mean,
+            variance: &variance,
+            epsilon,
+            activation,
+        };
+        record::<3, C>([x, gamma, beta], |inputs| {
+            batch_norm_act(inputs, None, &args)
         })
     }
 }

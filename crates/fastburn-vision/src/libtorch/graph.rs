@@ -21,6 +21,9 @@ pub(super) struct Recorded {
     leaves: Vec<tch::Tensor>,
     /// The output, attached to the recorded graph.
     output: tch::Tensor,
+    /// Burn's handle on the output, kept for the same reason as `inputs`: an activation's
+    /// backward reads the output.
+    result: TchTensor,
 }
 
 // `tch::Tensor` is not `Clone`; a shallow clone shares the tensor and its autograd history.
@@ -30,6 +33,7 @@ impl Clone for Recorded {
             inputs: self.inputs.clone(),
             leaves: self.leaves.iter().map(tch::Tensor::shallow_clone).collect(),
             output: self.output.shallow_clone(),
+            result: self.result.clone(),
         }
     }
 }
@@ -93,6 +97,7 @@ pub(super) fn record<const N: usize, C: CheckpointStrategy>(
                 inputs,
                 leaves,
                 output,
+                result: result.clone(),
             };
             prep.finish(recorded, result)
         }

@@ -21,6 +21,7 @@ use burn::nn::BatchNorm;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor};
 
+use crate::conv::Activation;
 use extension::NativeBackend;
 
 fn on_libtorch(device: Device) -> bool {
@@ -75,26 +76,88 @@ pub(crate) fn conv2d(input: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2
     Tensor::from_dispatch(output)
 }
 
-/// Returns whether [`batch_norm`] takes `bn` on `x`: `bn` trains in `f32` on LibTorch (see
-/// `crate::norm::trains_in_f32`), and each channel has more than one value, which LibTorch
-/// requires in training.
-pub(crate) fn batch_norm_applies(bn: &BatchNorm, x: &Tensor<4>) -> bool {
+/// Returns whether [`batch_norm_act`] takes `bn` on `x`: `bn` trains with batch statistics on
+/// LibTorch (see `crate::norm::trains_on`), `x` is `f32` or half precision, and each channel
+/// has more than one value, which LibTorch requires in training. A residual must match `x`.
+pub(crate) fn batch_norm_applies(
+    bn: &BatchNorm,
+    x: &Tensor<4>,
+    residual: Option<&Tensor<4>>,
+) -> bool {
     let [batch, channels, height, width] = x.dims();
-    crate::norm::trains_in_f32(bn, x, on_libtorch) && channels > 0 && batch * height * width > 1
+    crate::norm::trains_on(bn, x, on_libtorch)
+        && matches!(x.dtype(), DType::F32 | DType::F16 | DType::BF16)
+        && channels > 0
+        && batch * height * width > 1
+        && residual.is_none_or(|residual| {
+            residual.dims() == x.dims()
+                && residual.dtype() == x.dtype()
+                && residual.device() == x.device()
+        })
 }
 
-/// Normalises `x` with its batch statistics and updates `bn`'s running statistics as
-/// [`BatchNorm::forward`] does. Call it only where [`batch_norm_applies`] holds.
-pub(crate) fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    let channels = x.dims()[1];
-    let moments = <Dispatch as NativeBackend>::native_channel_moments(x.clone().into_dispatch());
-    crate::norm::update_running_statistics(bn, &Tensor::from_dispatch(moments), channels);
+/// Computes `activation(bn(x) + residual)` with the batch's statistics in one LibTorch call and
+/// updates `bn`'s running statistics as [`BatchNorm::forward`] does. The output has `x`'s
+/// dtype: a half-precision `x` is normalised with `f32` statistics and parameters, as
+/// PyTorch's autocast does. Call it only where [`batch_norm_applies`] holds.
+pub(crate) fn batch_norm_act(
+    bn: &BatchNorm,
+    x: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    activation: Activation,
+) -> Tensor<4> {
+    let [batch, channels, height, width] = x.dims();
+    let device = x.device();
+    let statistic = || Tensor::<1>::zeros([channels], (&device, DType::F32));
+    let (mean, variance) = (statistic(), statistic());
 
-    let output = <Dispatch as NativeBackend>::native_batch_norm(
-        x.into_dispatch(),
-        bn.gamma.val().into_dispatch(),
-        bn.beta.val().into_dispatch(),
-        bn.epsilon,
-    );
+    let x = x.into_dispatch();
+    let [gamma, beta] = [bn.gamma.val(), bn.beta.val()].map(Tensor::into_dispatch);
+    let [mean_out, variance_out] = [&mean, &variance].map(|tensor| tensor.clone().into_dispatch());
+    let output = match residual {
+        Some(residual) => <Dispatch as NativeBackend>::native_batch_norm_act_add(
+            x,
+            gamma,
+            beta,
+            residual.into_dispatch(),
+            mean_out,
+            variance_out,
+            bn.epsilon,
+            activation,
+        ),
+        None => <Dispatch as NativeBackend>::native_batch_norm_act(
+            x,
+            gamma,
+            beta,
+            mean_out,
+            variance_out,
+            bn.epsilon,
+            activation,
+        ),
+    };
+
+    // LibTorch wrote the unbiased variance, and Burn blends the biased one. LibTorch's graph
+    // saved `variance`, so the product must not overwrite it: the clone keeps Burn from
+    // computing it in place.
+    let values = (batch * height * width) as f64;
+    let biased = variance.clone().mul_scalar((values - 1.0) / values);
+    let moments = Tensor::stack::<2>(vec![mean, biased], 0);
+    crate::norm::update_running_statistics(bn, &moments, channels);
     Tensor::from_dispatch(output)
+}
+
+/// Returns the half-precision dtype in which [`crate::conv::conv_bn`] keeps `input`'s
+/// activations: the dtype of an enclosing [`crate::conv::autocast`] when it is `bf16` or
+/// `f16`, `input` is on LibTorch, and `input` is `f32` or already in that dtype.
+///
+/// PyTorch's autocast keeps the activations between layers in half precision, so each
+/// layer reads and writes half the bytes. Flex has no half-precision kernels in fastburn, so
+/// there the activations stay `f32`.
+pub(crate) fn half_activations(input: &Tensor<4>) -> Option<DType> {
+    let dtype = crate::conv::autocast_dtype()?;
+    let applies = crate::conv::gemm_enabled()
+        && matches!(dtype, DType::BF16 | DType::F16)
+        && (input.dtype() == DType::F32 || input.dtype() == dtype)
+        && on_libtorch(input.device());
+    applies.then_some(dtype)
 }

@@ -25,8 +25,9 @@ use {
     extension::BatchNormBackend,
 };
 
-/// Returns whether the fused kernel computes `activation(bn(x) + residual)`: `bn` trains in
-/// `f32` on Flex (see [`trains_in_f32`]), and the tensors have the shapes the kernel reads.
+/// Returns whether the fused kernel computes `activation(bn(x) + residual)`: `bn` trains with
+/// batch statistics on Flex (see [`trains_on`]), and the tensors are `f32` with the shapes the
+/// kernel reads.
 #[cfg(feature = "flex")]
 pub(crate) fn applies(bn: &BatchNorm, x: &Tensor<4>, residual: Option<&Tensor<4>>) -> bool {
     let on_flex = |tensor_device: burn::tensor::Device| {
@@ -34,7 +35,8 @@ pub(crate) fn applies(bn: &BatchNorm, x: &Tensor<4>, residual: Option<&Tensor<4>
     };
     let [batch, channels, height, width] = x.dims();
 
-    trains_in_f32(bn, x, on_flex)
+    trains_on(bn, x, on_flex)
+        && x.dtype() == DType::F32
         && batch * channels * height * width > 0
         && residual.is_none_or(|residual| {
             residual.dims() == x.dims()
@@ -44,10 +46,10 @@ pub(crate) fn applies(bn: &BatchNorm, x: &Tensor<4>, residual: Option<&Tensor<4>
 }
 
 /// Returns whether `bn` normalises `x` with batch statistics (fastburn's kernels enabled,
-/// an autodiff device and training enabled, as in Burn 0.22.1's `BatchNorm::forward`), and
-/// `x`, gamma, beta and the running statistics are `f32` on devices `on_backend` accepts,
-/// with one value per channel of `x`.
-pub(crate) fn trains_in_f32(
+/// an autodiff device and training enabled, as in Burn 0.22.1's `BatchNorm::forward`), with
+/// `x` on a device `on_backend` accepts and gamma, beta and the running statistics `f32`
+/// there, one value per channel of `x`. `x`'s dtype is left to the caller.
+pub(crate) fn trains_on(
     bn: &BatchNorm,
     x: &Tensor<4>,
     on_backend: impl Fn(Device) -> bool,
@@ -63,7 +65,6 @@ pub(crate) fn trains_in_f32(
     crate::conv::gemm_enabled()
         && x.device().is_autodiff()
         && bn.training.is_enabled()
-        && x.dtype() == DType::F32
         && on_backend(x.device())
         && per_channel.iter().all(|tensor| {
             tensor.dims() == [channels]
