@@ -24,16 +24,12 @@ pub enum Body {
 
 impl Body {
     /// Runs the body: images `[batch, 3, H, W]` to features `[batch, channels, h, w]` in the
-    /// images' dtype. Inside a half-precision [`crate::conv::autocast`] on LibTorch the layers
-    /// pass half-precision activations to each other, and the features come back in the
-    /// images' dtype for the head.
+    /// images' dtype.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
-        let dtype = images.dtype();
-        let features = match self {
+        match self {
             Body::ResNet(body) => body.forward(images),
             Body::EfficientNetLite(body) => body.forward_features(images),
-        };
-        features.cast(dtype)
+        }
     }
 }
 

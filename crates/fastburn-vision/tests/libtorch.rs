@@ -369,3 +369,33 @@ fn bf16_conv_bn_keeps_bf16_activations() {
         assert!(error < 3e-2, "{name} differs by {error}");
     }
 }
+
+#[test]
+fn half_autocast_models_return_f32() {
+    // The layers pass bf16 or f16 activations to each other, but the classifiers and callers
+    // get the input's dtype back, with and without autodiff.
+    use fastburn_vision::efficientnet::EfficientNetLiteConfig;
+    use fastburn_vision::resnet::{BlockKind, ResNetConfig};
+
+    for device in [Device::libtorch(), device()] {
+        let resnet = ResNetConfig::new(BlockKind::Basic, [1, 1, 1, 1])
+            .with_num_classes(5)
+            .init(&device);
+        let efficientnet = EfficientNetLiteConfig::new()
+            .with_num_classes(Some(5))
+            .init(&device)
+            .expect("valid configuration");
+        let images = normal([2, 3, 32, 32], &device);
+
+        for dtype in [DType::BF16, DType::F16] {
+            let logits = autocast(Some(dtype), || resnet.forward(images.clone()));
+            assert_eq!(logits.dtype(), DType::F32, "ResNet logits under {dtype:?}");
+            let logits = autocast(Some(dtype), || efficientnet.forward(images.clone()));
+            assert_eq!(
+                logits.dtype(),
+                DType::F32,
+                "EfficientNet logits under {dtype:?}"
+            );
+        }
+    }
+}

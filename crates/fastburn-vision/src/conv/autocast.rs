@@ -24,7 +24,7 @@ thread_local! {
 /// On LibTorch, [`conv_bn`](super::conv_bn) goes further, as PyTorch's autocast does: it
 /// returns its activations in `dtype`, so the next layer reads them without a cast, and its
 /// batch norm normalises them with `f32` statistics and parameters.
-/// [`Body::forward`](crate::Body::forward) casts the features back to the images' dtype.
+/// The backbones' feature functions cast their output back to the input's dtype.
 pub fn autocast<R>(dtype: Option<DType>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<DType>);
     impl Drop for Restore {

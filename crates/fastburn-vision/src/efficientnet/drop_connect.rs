@@ -46,7 +46,9 @@ impl DropConnect {
         let keep = 1.0 - self.rate;
         let mut mask_shape = [1; D];
         mask_shape[0] = input.dims()[0];
-        let mask = Tensor::<D>::random(mask_shape, Distribution::Bernoulli(keep), &input.device());
+        // In the input's dtype, so that half-precision activations stay half precision.
+        let mask = Tensor::<D>::random(mask_shape, Distribution::Bernoulli(keep), &input.device())
+            .cast(input.dtype());
 
         input * mask / keep
     }

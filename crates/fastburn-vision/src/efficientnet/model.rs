@@ -81,13 +81,16 @@ impl EfficientNetLite {
     ///
     /// Panics, as Burn's convolutions do, when `input` does not have 3 channels.
     pub fn forward_features(&self, input: Tensor<4>) -> Tensor<4> {
+        let dtype = input.dtype();
         let mut x = self.forward_stem(input);
 
         for block in &self._blocks {
             x = block.forward(x);
         }
 
-        conv_bn(&self._conv_head, &self._bn1, x, None, Activation::Relu6)
+        // Under a half-precision autocast on LibTorch, `conv_bn` passes half-precision
+        // activations from layer to layer; the features leave in the input's dtype.
+        conv_bn(&self._conv_head, &self._bn1, x, None, Activation::Relu6).cast(dtype)
     }
 
     /// Computes the ImageNet logits `[batch, num_classes]`, or the pooled `[batch, 1280]`

@@ -117,6 +117,7 @@ fn forward_body(
     layers: [&Vec<Block>; 4],
     input: Tensor<4>,
 ) -> Tensor<4> {
+    let dtype = input.dtype();
     let stem = conv_bn(conv1, bn1, input, None, Activation::Relu);
     let mut x = crate::pool::max_pool2d(maxpool, stem);
 
@@ -126,5 +127,7 @@ fn forward_body(
         }
     }
 
-    x
+    // Under a half-precision autocast on LibTorch, `conv_bn` passes half-precision
+    // activations from layer to layer; the features leave in the input's dtype.
+    x.cast(dtype)
 }
