@@ -241,7 +241,7 @@ fn burn_layers(
 
 type LayerFn = fn(&Conv2d, &BatchNorm, Tensor<4>, Option<Tensor<4>>, Activation) -> Tensor<4>;
 
-/// What [`layer_step`] returns, in order.
+/// The names of [`layer_step`]'s results, in order.
 const LAYER_STEP_NAMES: [&str; 8] = [
     "output",
     "x gradient",
