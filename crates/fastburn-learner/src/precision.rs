@@ -1,6 +1,8 @@
 //! Mixed-precision training, fastai's `to_fp16()`: the convolutions compute in half
-//! precision while the parameters (the master weights), batch norm, the loss and the
-//! optimizer stay in `f32`.
+//! precision while the parameters (the master weights), the batch norms' statistics, the loss
+//! and the optimizer stay in `f32`. On LibTorch the activations between the backbone's layers
+//! stay in half precision too, as under PyTorch's autocast (see
+//! `fastburn_vision::conv::autocast`).
 
 use burn::tensor::DType;
 
@@ -112,7 +114,8 @@ impl Default for LossScaler {
 
 impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     /// Trains and predicts with the convolutions in float16, as fastai's `to_fp16()`, with
-    /// dynamic loss scaling. Parameters, batch norm, the loss and the optimizer stay in `f32`.
+    /// dynamic loss scaling. Parameters, the batch norms' statistics, the loss and the
+    /// optimizer stay in `f32`.
     ///
     /// It pays off only where the backend has fast float16 convolutions, as on GPUs. On the
     /// Flex CPU backend it is slower than `f32`, because fastburn's gemm kernels are `f32` only.
