@@ -2,7 +2,9 @@
 //! precision while the parameters (the master weights), the batch norms' statistics, the loss
 //! and the optimizer stay in `f32`. On LibTorch the activations between the backbone's layers
 //! stay in half precision too, as under PyTorch's autocast (see
-//! `fastburn_vision::conv::autocast`).
+//! `fastburn_vision::conv::autocast`). On Flex, bfloat16 runs fastburn's convolution with
+//! bfloat16 products on the AMX tiles where the processor has them, and Burn's half-precision
+//! convolution elsewhere.
 
 use burn::tensor::DType;
 

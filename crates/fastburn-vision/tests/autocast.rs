@@ -67,3 +67,46 @@ fn scope_restores_previous_dtype() {
     assert!(result.is_err());
     assert_eq!(autocast_dtype(), None, "restored after a panic");
 }
+
+/// Largest difference between `a` and `b`, relative to the largest magnitude in `b`.
+fn relative_error<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    let scale = b.clone().abs().max().into_scalar::<f32>();
+    (a - b).abs().max().into_scalar::<f32>() / scale
+}
+
+#[test]
+fn bfloat16_gradients_are_close_to_f32() {
+    // Strided and padded, with enough channels for several tile steps, and outputs small
+    // enough that the kernels put several images in one product on Flex.
+    let device = Device::default().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([5, 40, 11, 11], normal, &device);
+    let weight = Tensor::<4>::random([36, 40, 3, 3], normal, &device);
+    let grad_seed = Tensor::<4>::random([5, 36, 6, 6], normal, &device);
+    let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
+
+    let run = |dtype: Option<DType>| {
+        let x = x.clone().detach().require_grad();
+        let weight = weight.clone().detach().require_grad();
+        let output = autocast(dtype, || {
+            conv2d(x.clone(), weight.clone(), None, options.clone())
+        });
+        let grads = (output.clone() * grad_seed.clone()).sum().backward();
+        let grad_x = x.grad(&grads).expect("input gradient");
+        let grad_weight = weight.grad(&grads).expect("weight gradient");
+        (output.inner(), grad_x, grad_weight)
+    };
+    let (output, grad_x, grad_weight) = run(None);
+    let (half_output, half_x, half_weight) = run(Some(DType::BF16));
+
+    assert_eq!(half_x.dtype(), DType::F32);
+    assert_eq!(half_weight.dtype(), DType::F32);
+    for (name, error) in [
+        ("output", relative_error(half_output, output)),
+        ("input gradient", relative_error(half_x, grad_x)),
+        ("weight gradient", relative_error(half_weight, grad_weight)),
+    ] {
+        assert!(error > 0.0, "{name}: should carry bfloat16 rounding");
+        assert!(error < 2e-2, "{name}: differs by {error} relative");
+    }
+}

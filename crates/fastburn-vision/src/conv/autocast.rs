@@ -21,6 +21,11 @@ thread_local! {
 /// [`conv2d`](super::conv2d), [`forward`](super::forward) or [`conv_bn`](super::conv_bn)
 /// follow it, which covers every backbone in this crate but not the head's linear layers.
 ///
+/// On Flex, where the processor has AMX and [`AMX_ENV`](super::AMX_ENV) is not `0`, a
+/// bfloat16 scope casts nothing. fastburn's gemm convolution rounds its `f32` operands to
+/// bfloat16 as it packs them for the AMX tiles and sums in `f32`, in both gradients too. Its inference path (batch norm folded into the convolution) follows the scope
+/// too.
+///
 /// On LibTorch, [`conv_bn`](super::conv_bn) goes further, as PyTorch's autocast does: it
 /// returns its activations in `dtype`, so the next layer reads them without a cast, and its
 /// batch norm normalises them with `f32` statistics and parameters.

@@ -18,7 +18,7 @@ use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::TensorData;
 use burn::tensor::ops::ConvOptions;
 
-use super::geometry::ConvGeometry;
+use super::geometry::{ConvGeometry, Products};
 use super::kernel;
 
 /// Backends that run fastburn's gemm convolution. The trait stays private to the crate:
@@ -27,11 +27,13 @@ use super::kernel;
 #[backend_extension(Flex, Autodiff)]
 pub(crate) trait GemmConvBackend: Backend {
     /// Convolves `x` (`[batch, channels_in, H, W]`) with `weight` (`[channels_out,
-    /// channels_in, kh, kw]`), without bias. `options.groups` must be 1.
+    /// channels_in, kh, kw]`), without bias, with matrix products in `products`.
+    /// `options.groups` must be 1. The gradients use the same products.
     fn gemm_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
+        products: Products,
     ) -> FloatTensor<Self>;
 
     /// Returns the gradient of `x` given the gradient of the convolution's output.
@@ -40,6 +42,7 @@ pub(crate) trait GemmConvBackend: Backend {
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
+        products: Products,
     ) -> FloatTensor<Self>;
 
     /// Returns the gradient of `weight` given the gradient of the convolution's output.
@@ -48,6 +51,7 @@ pub(crate) trait GemmConvBackend: Backend {
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
+        products: Products,
     ) -> FloatTensor<Self>;
 }
 
@@ -63,6 +67,7 @@ pub(super) fn geometry(x: &[usize], weight: &[usize], options: &ConvOptions<2>) 
         padding_begin: [options.padding[0].0, options.padding[1].0],
         padding_end: [options.padding[0].1, options.padding[1].1],
         dilation: options.dilation,
+        products: Products::F32,
     }
 }
 
@@ -80,17 +85,27 @@ pub(crate) fn with_values<R>(tensor: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -
     }
 }
 
+/// Builds the geometry of a convolution of Flex tensors with products in `products`.
 pub(super) fn flex_geometry(
     x: &FlexTensor,
     weight: &FlexTensor,
     options: &ConvOptions<2>,
+    products: Products,
 ) -> ConvGeometry {
-    geometry(&x.shape().dims::<4>(), &weight.shape().dims::<4>(), options)
+    ConvGeometry {
+        products,
+        ..geometry(&x.shape().dims::<4>(), &weight.shape().dims::<4>(), options)
+    }
 }
 
 impl GemmConvBackend for Flex {
-    fn gemm_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-        let geometry = flex_geometry(&x, &weight, &options);
+    fn gemm_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        options: ConvOptions<2>,
+        products: Products,
+    ) -> FlexTensor {
+        let geometry = flex_geometry(&x, &weight, &options, products);
         let [out_h, out_w] = geometry
             .output()
             .expect("conv2d rejects convolutions without output before the kernels run");
@@ -109,8 +124,9 @@ impl GemmConvBackend for Flex {
         weight: FlexTensor,
         output_grad: FlexTensor,
         options: ConvOptions<2>,
+        products: Products,
     ) -> FlexTensor {
-        let geometry = flex_geometry(&x, &weight, &options);
+        let geometry = flex_geometry(&x, &weight, &options, products);
         let mut grad = vec![0.0f32; geometry.batch * geometry.input_len()];
         with_values(&weight, |weight| {
             with_values(&output_grad, |output_grad| {
@@ -125,8 +141,9 @@ impl GemmConvBackend for Flex {
         weight: FlexTensor,
         output_grad: FlexTensor,
         options: ConvOptions<2>,
+        products: Products,
     ) -> FlexTensor {
-        let geometry = flex_geometry(&x, &weight, &options);
+        let geometry = flex_geometry(&x, &weight, &options, products);
         let mut grad = vec![0.0f32; geometry.channels_out * geometry.column_rows()];
         with_values(&x, |input| {
             with_values(&output_grad, |output_grad| {
@@ -143,7 +160,7 @@ impl GemmConvBackend for Flex {
 struct GemmConv2dBackward;
 
 impl<B: Backend + GemmConvBackend> Backward<B, 2> for GemmConv2dBackward {
-    type State = (NodeId, NodeId, ConvOptions<2>);
+    type State = (NodeId, NodeId, ConvOptions<2>, Products);
 
     fn backward(
         self,
@@ -153,7 +170,7 @@ impl<B: Backend + GemmConvBackend> Backward<B, 2> for GemmConv2dBackward {
     ) {
         let [node_x, node_weight] = ops.parents;
         let output_grad = grads.consume::<B>(&ops.node);
-        let (x_state, weight_state, options) = ops.state;
+        let (x_state, weight_state, options, products) = ops.state;
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
 
@@ -163,11 +180,12 @@ impl<B: Backend + GemmConvBackend> Backward<B, 2> for GemmConv2dBackward {
                 weight.clone(),
                 output_grad.clone(),
                 options.clone(),
+                products,
             );
             grads.register::<B>(node.id, grad);
         }
         if let Some(node) = node_weight {
-            let grad = B::gemm_conv2d_weight_backward(x, weight, output_grad, options);
+            let grad = B::gemm_conv2d_weight_backward(x, weight, output_grad, options, products);
             grads.register::<B>(node.id, grad);
         }
     }
@@ -178,6 +196,7 @@ impl<B: Backend + GemmConvBackend, C: CheckpointStrategy> GemmConvBackend for Au
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
+        products: Products,
     ) -> FloatTensor<Self> {
         let prepared = GemmConv2dBackward
             .prepare::<C>([x.node(), weight.node()])
@@ -187,25 +206,27 @@ impl<B: Backend + GemmConvBackend, C: CheckpointStrategy> GemmConvBackend for Au
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
-                let output =
-                    B::gemm_conv2d(x.into_primitive(), weight.into_primitive(), options.clone());
-                prep.finish((x_state, weight_state, options), output)
+                let (x, weight) = (x.into_primitive(), weight.into_primitive());
+                let output = B::gemm_conv2d(x, weight, options.clone(), products);
+                prep.finish((x_state, weight_state, options, products), output)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::gemm_conv2d(
                 x.into_primitive(),
                 weight.into_primitive(),
                 options,
+                products,
             )),
         }
     }
 
     // The gradients themselves are differentiated by Burn's own composed backward, so a
-    // second derivative stays correct, at Burn's speed.
+    // second derivative stays correct, at Burn's speed and in `f32`.
     fn gemm_conv2d_x_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
+        _products: Products,
     ) -> FloatTensor<Self> {
         <Self as ModuleOps<Self>>::conv2d_x_backward(x, weight, output_grad, options)
     }
@@ -215,6 +236,7 @@ impl<B: Backend + GemmConvBackend, C: CheckpointStrategy> GemmConvBackend for Au
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
+        _products: Products,
     ) -> FloatTensor<Self> {
         <Self as ModuleOps<Self>>::conv2d_weight_backward(x, weight, output_grad, options)
     }

@@ -22,6 +22,19 @@ pub(crate) struct ConvGeometry {
     pub padding_end: [usize; 2],
     /// Spacing between kernel taps along height and width.
     pub dilation: [usize; 2],
+    /// The precision of the matrix products.
+    pub products: Products,
+}
+
+/// The precision the matrix products of a convolution compute in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Products {
+    /// `f32` operands and sums (gemm).
+    #[default]
+    F32,
+    /// Operands rounded to bfloat16, sums in `f32` (AMX tiles). Only planned where
+    /// [`super::amx::available`] holds.
+    Bf16,
 }
 
 impl ConvGeometry {

@@ -10,7 +10,7 @@
 use gemm::Parallelism;
 
 use super::geometry::ConvGeometry;
-use super::kernel::{Epilogue, Matrix, WeightGradLayout, matmul, plan, with_columns};
+use super::kernel::{Epilogue, Lhs, Matrix, WeightGradLayout, plan, with_columns};
 
 /// The number of product columns below which images are grouped: an estimate of where
 /// gemm's per-call overheads stop mattering, from timings of ResNet34's layers here.
@@ -113,18 +113,21 @@ pub fn forward(
     let channels = geometry.channels_out;
     let out_len = channels * pixels;
     let (_, parallelism) = plan(geometry.batch.div_ceil(group));
+    let lhs = Lhs::new(
+        Matrix::row_major(weight, rows),
+        [channels, rows],
+        geometry.products,
+    );
 
     let run = |first: usize, out: &mut [f32]| {
         let count = out.len() / out_len;
         let width = count * pixels;
         let mut product = vec![0.0f32; channels * width];
         with_group_columns(geometry, input, first, count, |columns| {
-            let lhs = Matrix::row_major(weight, rows);
             let rhs = Matrix::row_major(columns, width);
-            matmul(
+            lhs.matmul(
                 &mut product,
                 false,
-                lhs,
                 rhs,
                 [channels, width, rows],
                 parallelism,
@@ -158,22 +161,19 @@ pub fn backward_input(
     let channels = geometry.channels_out;
     let in_len = geometry.input_len();
     let (_, parallelism) = plan(geometry.batch.div_ceil(group));
+    let lhs = Lhs::new(
+        Matrix::transposed(weight, rows),
+        [rows, channels],
+        geometry.products,
+    );
 
     let run = |first: usize, grad_images: &mut [f32]| {
         let count = grad_images.len() / in_len;
         let width = count * pixels;
         let grad = side_by_side(grad_output, first, count, [channels, pixels]);
         with_columns(rows * width, |columns| {
-            let lhs = Matrix::transposed(weight, rows);
             let rhs = Matrix::row_major(&grad, width);
-            matmul(
-                columns,
-                false,
-                lhs,
-                rhs,
-                [rows, width, channels],
-                parallelism,
-            );
+            lhs.matmul(columns, false, rhs, [rows, width, channels], parallelism);
             for (image, grad_image) in grad_images.chunks_exact_mut(in_len).enumerate() {
                 geometry.col2im_block(columns, width, image * pixels, grad_image);
             }
@@ -198,6 +198,7 @@ pub fn accumulate_weight_grad(
     let width = count * pixels;
     let grad = side_by_side(grad_output, first, count, [channels, pixels]);
     with_group_columns(geometry, input, first, count, |columns| {
-        layout.accumulate(sum, &grad, columns, [channels, rows, width], parallelism);
+        let shape = [channels, rows, width];
+        layout.accumulate(sum, &grad, columns, shape, (geometry.products, parallelism));
     });
 }

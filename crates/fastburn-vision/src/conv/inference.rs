@@ -15,6 +15,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use super::extension::{flex_geometry, geometry, with_values};
 use super::fused::Activation;
+use super::geometry::Products;
 use super::kernel::{self, Epilogue};
 
 /// Backends that run a convolution with a fused bias, residual and activation. Flex only, and
@@ -30,6 +31,7 @@ pub(crate) trait FusedConvBackend: Backend {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
         activation: Activation,
+        products: Products,
     ) -> FloatTensor<Self>;
 
     /// Returns `activation(conv(x, weight) + bias + residual)`, `residual` having the
@@ -41,6 +43,7 @@ pub(crate) trait FusedConvBackend: Backend {
         residual: FloatTensor<Self>,
         options: ConvOptions<2>,
         activation: Activation,
+        products: Products,
     ) -> FloatTensor<Self>;
 }
 
@@ -51,8 +54,9 @@ impl FusedConvBackend for Flex {
         bias: FlexTensor,
         options: ConvOptions<2>,
         activation: Activation,
+        products: Products,
     ) -> FlexTensor {
-        run(&x, &weight, &bias, None, &options, activation)
+        run(&x, &weight, &bias, None, &options, (activation, products))
     }
 
     fn fused_conv2d_add(
@@ -62,8 +66,16 @@ impl FusedConvBackend for Flex {
         residual: FlexTensor,
         options: ConvOptions<2>,
         activation: Activation,
+        products: Products,
     ) -> FlexTensor {
-        run(&x, &weight, &bias, Some(&residual), &options, activation)
+        run(
+            &x,
+            &weight,
+            &bias,
+            Some(&residual),
+            &options,
+            (activation, products),
+        )
     }
 }
 
@@ -73,9 +85,9 @@ fn run(
     bias: &FlexTensor,
     residual: Option<&FlexTensor>,
     options: &ConvOptions<2>,
-    activation: Activation,
+    (activation, products): (Activation, Products),
 ) -> FlexTensor {
-    let geometry = flex_geometry(x, weight, options);
+    let geometry = flex_geometry(x, weight, options, products);
     let [out_h, out_w] = geometry
         .output()
         .expect("`folded` checks that the convolution has an output");
@@ -114,6 +126,7 @@ pub(super) fn folded(
 ) -> Tensor<4> {
     let weight = conv.weight.val();
     let options = super::conv_options(conv, input.dims());
+    let products = super::gemm_products().expect("`applies` checks the products");
 
     // bn(y) = gamma · (y − mean) / sqrt(var + eps) + beta = scale · y + shift.
     let channels = weight.dims()[0];
@@ -133,6 +146,7 @@ pub(super) fn folded(
             residual.into_dispatch(),
             options,
             activation,
+            products,
         ),
         None => <Dispatch as FusedConvBackend>::fused_conv2d(
             input.into_dispatch(),
@@ -140,15 +154,17 @@ pub(super) fn folded(
             bias.into_dispatch(),
             options,
             activation,
+            products,
         ),
     };
     Tensor::<4>::from_dispatch(output)
 }
 
 /// Returns whether the fused kernel computes this layer. The gemm convolution must apply and
-/// the device must have no autodiff, so that the batch norm uses its running statistics. No
-/// autocast may request half precision, and the batch norm, the convolution's bias and the
-/// residual must match the convolution's output and device.
+/// the device must have no autodiff, so that the batch norm uses its running statistics. An
+/// autocast may request only what the kernel's products compute in (bfloat16 where
+/// [`super::amx::available`]), and the batch norm, the convolution's bias and the residual
+/// must match the convolution's output and device.
 pub(super) fn applies(
     conv: &Conv2d,
     bn: &BatchNorm,
@@ -173,7 +189,7 @@ pub(super) fn applies(
     let output = [input.dims()[0], channels, out_h, out_w];
 
     !input.device().is_autodiff()
-        && super::autocast_dtype().is_none_or(|dtype| dtype == DType::F32)
+        && super::gemm_products().is_some()
         && super::gemm_applies(input, &weight, &options)
         && per_channel.iter().all(|tensor| {
             tensor.dims() == [channels] && tensor.dtype() == DType::F32 && on_flex(tensor.device())

@@ -10,8 +10,9 @@ use std::cell::RefCell;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
+use super::amx::{self, PackedLhs};
 use super::fused::Activation;
-use super::geometry::ConvGeometry;
+use super::geometry::{ConvGeometry, Products};
 use super::group;
 
 /// Chooses whether a batch runs one image per thread, with single-threaded products, or image
@@ -76,8 +77,13 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// Returns the slice, the row stride and the column stride.
+    pub(super) fn parts(&self) -> (&'a [f32], usize, usize) {
+        (self.data, self.row_stride, self.col_stride)
+    }
+
     /// Panics unless every element of a `rows × cols` view lies inside the slice.
-    fn check(&self, rows: usize, cols: usize, name: &str) {
+    pub(super) fn check(&self, rows: usize, cols: usize, name: &str) {
         if rows == 0 || cols == 0 {
             return;
         }
@@ -127,6 +133,43 @@ pub(super) fn matmul(
             false,
             parallelism,
         );
+    }
+}
+
+/// The left operand of products in a given precision, packed once for all of them when the
+/// products are bfloat16 (the weight of a convolution is the same for every image).
+pub(super) enum Lhs<'a> {
+    /// Multiplied in `f32` by gemm, which packs it per product.
+    F32(Matrix<'a>),
+    /// Rounded to bfloat16 and packed for the AMX tiles.
+    Bf16(PackedLhs),
+}
+
+impl<'a> Lhs<'a> {
+    /// Prepares the `rows × depth` matrix `lhs` for products in `products`.
+    pub(super) fn new(lhs: Matrix<'a>, [rows, depth]: [usize; 2], products: Products) -> Self {
+        match products {
+            Products::Bf16 => Self::Bf16(PackedLhs::new(lhs, [rows, depth])),
+            Products::F32 => Self::F32(lhs),
+        }
+    }
+
+    /// `dst (m × n, row-major) = [dst +] self (m × k) · rhs (k × n)`.
+    pub(super) fn matmul(
+        &self,
+        dst: &mut [f32],
+        accumulate: bool,
+        rhs: Matrix,
+        [m, n, k]: [usize; 3],
+        parallelism: Parallelism,
+    ) {
+        match self {
+            Self::F32(lhs) => matmul(dst, accumulate, *lhs, rhs, [m, n, k], parallelism),
+            Self::Bf16(lhs) => {
+                assert_eq!(lhs.shape(), [m, k], "packed left operand of another shape");
+                amx::matmul(dst, accumulate, lhs, rhs, n, parallelism);
+            }
+        }
     }
 }
 
@@ -234,13 +277,14 @@ pub fn forward_with(
     let in_len = geometry.input_len();
     let shape = [geometry.channels_out, pixels, rows];
     let (over_images, parallelism) = plan(geometry.batch);
+    let lhs = Matrix::row_major(weight, rows);
+    let lhs = Lhs::new(lhs, [geometry.channels_out, rows], geometry.products);
 
     let run = |index: usize, out: &mut [f32]| {
         let image = &input[index * in_len..(index + 1) * in_len];
         with_image_columns(geometry, image, |columns| {
-            let lhs = Matrix::row_major(weight, rows);
             let rhs = Matrix::row_major(columns, pixels);
-            matmul(out, false, lhs, rhs, shape, parallelism);
+            lhs.matmul(out, false, rhs, shape, parallelism);
         });
         if let Some(epilogue) = epilogue {
             epilogue.apply(index, out, pixels);
@@ -270,16 +314,17 @@ pub fn backward_input(
     let in_len = geometry.input_len();
     let shape = [rows, pixels, geometry.channels_out];
     let (over_images, parallelism) = plan(geometry.batch);
+    let lhs = Matrix::transposed(weight, rows);
+    let lhs = Lhs::new(lhs, [rows, geometry.channels_out], geometry.products);
 
     let run = |index: usize, grad_image: &mut [f32]| {
         let grad = Matrix::row_major(&grad_output[index * out_len..(index + 1) * out_len], pixels);
-        let lhs = Matrix::transposed(weight, rows);
         if geometry.is_pointwise() {
-            matmul(grad_image, false, lhs, grad, shape, parallelism);
+            lhs.matmul(grad_image, false, grad, shape, parallelism);
             return;
         }
         with_columns(rows * pixels, |columns| {
-            matmul(columns, false, lhs, grad, shape, parallelism);
+            lhs.matmul(columns, false, grad, shape, parallelism);
             geometry.col2im(columns, grad_image);
         });
     };
@@ -299,7 +344,7 @@ pub fn backward_weight(
     let out_len = geometry.channels_out * pixels;
     let in_len = geometry.input_len();
     let channels = geometry.channels_out;
-    let layout = WeightGradLayout::choose(channels);
+    let layout = WeightGradLayout::choose(channels, geometry.products);
     let group = group::size(geometry.batch, pixels);
     let groups = geometry.batch.div_ceil(group);
     let (over_images, parallelism) = plan(groups);
@@ -316,7 +361,8 @@ pub fn backward_weight(
         let image = &input[index * in_len..(index + 1) * in_len];
         let grad = &grad_output[index * out_len..(index + 1) * out_len];
         with_image_columns(geometry, image, |columns| {
-            layout.accumulate(sum, grad, columns, [channels, rows, pixels], parallelism);
+            let shape = [channels, rows, pixels];
+            layout.accumulate(sum, grad, columns, shape, (geometry.products, parallelism));
         });
     };
 
@@ -355,8 +401,12 @@ impl WeightGradLayout {
     /// Chooses the transposed sum for up to 128 output channels. Timed on ResNet34's layers
     /// at batch 32 here, it cut the first stage's weight gradient (64 channels) from 49 to 30
     /// ms, and slowed the last stage's (512 channels) from 37 to 45 ms.
-    fn choose(channels_out: usize) -> Self {
-        if channels_out <= 128 {
+    ///
+    /// bfloat16 products always take the transposed sum: its right operand, the output
+    /// gradient transposed, is the smaller one to repack for the tiles (the column matrix
+    /// packs as it lies).
+    fn choose(channels_out: usize, products: Products) -> Self {
+        if channels_out <= 128 || products == Products::Bf16 {
             Self::Transposed
         } else {
             Self::Weight
@@ -371,18 +421,18 @@ impl WeightGradLayout {
         grad: &[f32],
         columns: &[f32],
         [channels, rows, width]: [usize; 3],
-        parallelism: Parallelism,
+        (products, parallelism): (Products, Parallelism),
     ) {
         match self {
             Self::Weight => {
-                let lhs = Matrix::row_major(grad, width);
+                let lhs = Lhs::new(Matrix::row_major(grad, width), [channels, width], products);
                 let rhs = Matrix::transposed(columns, width);
-                matmul(sum, true, lhs, rhs, [channels, rows, width], parallelism);
+                lhs.matmul(sum, true, rhs, [channels, rows, width], parallelism);
             }
             Self::Transposed => {
-                let lhs = Matrix::row_major(columns, width);
+                let lhs = Lhs::new(Matrix::row_major(columns, width), [rows, width], products);
                 let rhs = Matrix::transposed(grad, width);
-                matmul(sum, true, lhs, rhs, [rows, channels, width], parallelism);
+                lhs.matmul(sum, true, rhs, [rows, channels, width], parallelism);
             }
         }
     }

@@ -2,11 +2,14 @@
 //! LibTorch's autograd for the gradients on LibTorch, Burn's `conv2d` everywhere else.
 //!
 //! On Flex, an ungrouped `f32` convolution becomes one matrix product per image, and its two
-//! gradients under autodiff become two more. Depthwise and other grouped convolutions, other
+//! gradients under autodiff become two more. Under a bfloat16 [`autocast`] on a processor
+//! with AMX, those products take bfloat16 operands on the AMX tiles (see `amx.rs`). Depthwise and other grouped convolutions, other
 //! dtypes and the other backends use Burn's `conv2d` unchanged, so results agree with Burn's
 //! to float rounding. On LibTorch under autodiff every convolution, grouped ones included,
 //! goes through `crate::libtorch`.
 
+#[cfg(feature = "flex")]
+mod amx;
 mod autocast;
 #[cfg(feature = "flex")]
 mod extension;
@@ -26,6 +29,8 @@ use extension::GemmConvBackend;
 #[cfg(feature = "flex")]
 pub(crate) use extension::with_values;
 pub use fused::{Activation, conv_bn};
+#[cfg(feature = "flex")]
+use geometry::Products;
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -64,6 +69,12 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
+    // bfloat16 autocast on an AMX processor: the kernels round the f32 operands themselves.
+    #[cfg(feature = "flex")]
+    if gemm_products() == Some(Products::Bf16) && gemm_applies(&input, &weight, &options) {
+        return with_bias(gemm_conv2d(input, weight, options, Products::Bf16), bias);
+    }
+
     if let Some(dtype) = autocast_dtype()
         && input.dtype() == DType::F32
         && dtype != DType::F32
@@ -94,15 +105,49 @@ fn convolve(
 
     #[cfg(feature = "flex")]
     if gemm_applies(&input, &weight, &options) {
-        use burn::backend::Dispatch;
-        let output = <Dispatch as GemmConvBackend>::gemm_conv2d(
-            input.into_dispatch(),
-            weight.into_dispatch(),
-            options,
-        );
-        return with_bias(Tensor::from_dispatch(output), bias);
+        return with_bias(gemm_conv2d(input, weight, options, Products::F32), bias);
     }
     burn::tensor::module::conv2d(input, weight, bias, options)
+}
+
+/// Runs the gemm convolution (without bias) with products in `products`.
+#[cfg(feature = "flex")]
+fn gemm_conv2d(
+    input: Tensor<4>,
+    weight: Tensor<4>,
+    options: ConvOptions<2>,
+    products: Products,
+) -> Tensor<4> {
+    use burn::backend::Dispatch;
+    let output = <Dispatch as GemmConvBackend>::gemm_conv2d(
+        input.into_dispatch(),
+        weight.into_dispatch(),
+        options,
+        products,
+    );
+    Tensor::from_dispatch(output)
+}
+
+/// The environment variable that keeps bfloat16 autocast on Flex off the AMX tiles when set
+/// to `0`: convolutions then cast to bfloat16 and run Burn's `conv2d`, as on processors
+/// without AMX.
+pub const AMX_ENV: &str = "FASTBURN_AMX";
+
+/// Returns the precision the gemm kernels compute this thread's convolutions in under its
+/// [`autocast`] setting. Without one that is `f32`. A bfloat16 autocast gets bfloat16 where
+/// the processor has AMX and [`AMX_ENV`] is not `0`. Any other gets `None`: the kernels
+/// cannot follow it.
+#[cfg(feature = "flex")]
+fn gemm_products() -> Option<Products> {
+    static AMX: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let amx = *AMX.get_or_init(|| {
+        std::env::var(AMX_ENV).map_or(true, |value| value.trim() != "0") && amx::available()
+    });
+    match autocast_dtype() {
+        None | Some(DType::F32) => Some(Products::F32),
+        Some(DType::BF16) if amx => Some(Products::Bf16),
+        Some(_) => None,
+    }
 }
 
 /// Adds a per-channel bias to a convolution's output.

@@ -1,0 +1,166 @@
+//! Matrix products with bfloat16 operands and `f32` sums on Intel AMX, the tile unit of
+//! Sapphire Rapids and later Xeons, for convolutions under `to_bf16()` on Flex.
+//!
+//! The operands stay `f32` in memory: each product rounds them to bfloat16 as it packs them
+//! into the tile layouts, and its results are `f32`. That is what PyTorch's bf16 autocast
+//! computes for a convolution, without its casts of whole tensors.
+//!
+//! Rust 1.95 has neither AMX intrinsics nor AMX target features on stable, so the tile
+//! instructions are inline assembly, which the assembler accepts without a target feature.
+//! [`available`] checks the processor (CPUID) and asks Linux for the tile state first.
+
+mod pack;
+#[cfg(test)]
+mod tests;
+mod tiles;
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::kernel::Matrix;
+pub(crate) use pack::PackedLhs;
+use pack::pack_rhs;
+use tiles::Tiles;
+
+/// Rows of a tile, and `f32` columns of a result tile.
+const TILE: usize = 16;
+/// Rows and columns of the output block one call of `Tiles::block` computes: 2 × 2 result tiles.
+const BLOCK: usize = 2 * TILE;
+/// bfloat16 values along the inner dimension in one operand tile row (64 bytes).
+const DEPTH: usize = 32;
+/// Packed right-operand bytes one pass over the left operand's row blocks reads, sized to
+/// stay in a Sapphire Rapids core's 2 MiB L2 cache beside the left operand.
+const RHS_CHUNK_BYTES: usize = 1 << 20;
+
+/// Returns whether this process can run AMX bfloat16 products: the processor has AMX-TILE,
+/// AMX-BF16 and AVX-512, and Linux granted the tile state. Checked once per process.
+pub(crate) fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(detect)
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn detect() -> bool {
+    use std::arch::x86_64::__cpuid_count;
+
+    let max_leaf = __cpuid_count(0, 0).eax;
+    if max_leaf < 7 || !std::arch::is_x86_feature_detected!("avx512f") {
+        return false;
+    }
+    let features = __cpuid_count(7, 0).edx;
+    let (amx_bf16, amx_tile) = (features & (1 << 22) != 0, features & (1 << 24) != 0);
+    if !(amx_bf16 && amx_tile) {
+        return false;
+    }
+
+    // Linux leaves the 8 KiB tile data out of a process's saved state until the process asks
+    // for it; a tile instruction before that kills the process with SIGILL.
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: arch_prctl with these arguments only changes this process's permissions.
+    unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        ) == 0
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn detect() -> bool {
+    false
+}
+
+thread_local! {
+    /// Each thread's packed right operand, kept between products like the column matrix.
+    static PACKED_RHS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `dst (rows × cols, row-major) = [dst +] lhs · rhs` with bfloat16 operands and `f32` sums.
+/// `rhs` is `lhs.depth × cols`.
+pub(crate) fn matmul(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &PackedLhs,
+    rhs: Matrix,
+    cols: usize,
+    parallelism: Parallelism,
+) {
+    let (rows, depth) = (lhs.rows, lhs.depth);
+    assert!(
+        dst.len() >= rows * cols,
+        "destination smaller than {rows}×{cols}"
+    );
+    rhs.check(depth, cols, "right operand");
+    if rows == 0 || cols == 0 {
+        return;
+    }
+
+    let stride = cols.next_multiple_of(BLOCK);
+    let pairs = lhs.stride() / 2;
+    let mut fresh = Vec::new();
+    PACKED_RHS.with(|cell| {
+        let mut reused = cell.try_borrow_mut();
+        // A rayon thread can start another product while its own buffer is borrowed.
+        let packed = match reused.as_deref_mut() {
+            Ok(buffer) => buffer,
+            Err(_) => &mut fresh,
+        };
+        if packed.len() < pairs * stride {
+            packed.resize(pairs * stride, 0);
+        }
+        let packed = &mut packed[..pairs * stride];
+        // SAFETY: `available` checked AVX-512 before any product was planned.
+        unsafe { pack_rhs(&rhs, [depth, cols], stride, packed) };
+        multiply(
+            dst,
+            accumulate,
+            lhs,
+            packed,
+            [rows, cols, stride],
+            parallelism,
+        );
+    });
+}
+
+/// Multiplies the packed operands into `dst`, row block by row block.
+fn multiply(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &PackedLhs,
+    rhs: &[u32],
+    [rows, cols, stride]: [usize; 3],
+    parallelism: Parallelism,
+) {
+    let dst = &mut dst[..rows * cols];
+    let rhs_bytes_per_col = lhs.stride() * 2;
+    let chunk_cols = (RHS_CHUNK_BYTES / rhs_bytes_per_col)
+        .max(1)
+        .next_multiple_of(BLOCK);
+    let run = |row_block: usize, out: &mut [f32], col_range: std::ops::Range<usize>| {
+        let tiles = Tiles::configure();
+        for col in col_range.step_by(BLOCK) {
+            tiles.block(
+                lhs,
+                rhs,
+                [row_block * BLOCK, col],
+                [rows, cols, stride],
+                accumulate,
+                out,
+            );
+        }
+    };
+
+    for first in (0..stride).step_by(chunk_cols) {
+        let col_range = first..(first + chunk_cols).min(stride);
+        let run = |(index, out): (usize, &mut [f32])| run(index, out, col_range.clone());
+        match parallelism {
+            Parallelism::None => dst.chunks_mut(BLOCK * cols).enumerate().for_each(run),
+            _ => dst.par_chunks_mut(BLOCK * cols).enumerate().for_each(run),
+        }
+    }
+}
