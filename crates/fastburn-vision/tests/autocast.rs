@@ -76,14 +76,43 @@ fn relative_error<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
 
 #[test]
 fn bfloat16_gradients_are_close_to_f32() {
-    // Strided and padded, with enough channels for several tile steps, and outputs small
-    // enough that the kernels put several images in one product on Flex.
+    // Input, weight, stride and padding of each case, all with enough channels for several
+    // tile steps. On Flex the first case's outputs are small, so the kernels put several
+    // images in one product. The second has one product per image. The third is pointwise,
+    // so the image is its own column matrix.
+    let cases = [
+        ([5, 40, 11, 11], [36, 40, 3, 3], 2, 1),
+        ([2, 24, 24, 24], [20, 24, 3, 3], 1, 1),
+        ([3, 33, 23, 23], [17, 33, 1, 1], 1, 0),
+    ];
+    for (input, weight, stride, padding) in cases {
+        let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
+        for (name, error) in bfloat16_errors(input, weight, options) {
+            assert!(
+                error > 0.0,
+                "{input:?}, {name}: should carry bfloat16 rounding"
+            );
+            assert!(
+                error < 2e-2,
+                "{input:?}, {name}: differs by {error} relative"
+            );
+        }
+    }
+}
+
+/// Runs a convolution and its gradients in `f32` and under a bfloat16 autocast, and returns
+/// the relative error of the output and of both gradients.
+fn bfloat16_errors(
+    input: [usize; 4],
+    weight: [usize; 4],
+    options: ConvOptions<2>,
+) -> [(&'static str, f32); 3] {
     let device = Device::default().autodiff();
     let normal = Distribution::Normal(0.0, 1.0);
-    let x = Tensor::<4>::random([5, 40, 11, 11], normal, &device);
-    let weight = Tensor::<4>::random([36, 40, 3, 3], normal, &device);
-    let grad_seed = Tensor::<4>::random([5, 36, 6, 6], normal, &device);
-    let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
+    let x = Tensor::<4>::random(input, normal, &device);
+    let weight = Tensor::<4>::random(weight, normal, &device);
+    let output_shape = conv2d(x.clone(), weight.clone(), None, options.clone()).dims();
+    let grad_seed = Tensor::<4>::random(output_shape, normal, &device);
 
     let run = |dtype: Option<DType>| {
         let x = x.clone().detach().require_grad();
@@ -94,19 +123,15 @@ fn bfloat16_gradients_are_close_to_f32() {
         let grads = (output.clone() * grad_seed.clone()).sum().backward();
         let grad_x = x.grad(&grads).expect("input gradient");
         let grad_weight = weight.grad(&grads).expect("weight gradient");
+        assert_eq!(grad_x.dtype(), DType::F32);
+        assert_eq!(grad_weight.dtype(), DType::F32);
         (output.inner(), grad_x, grad_weight)
     };
     let (output, grad_x, grad_weight) = run(None);
     let (half_output, half_x, half_weight) = run(Some(DType::BF16));
-
-    assert_eq!(half_x.dtype(), DType::F32);
-    assert_eq!(half_weight.dtype(), DType::F32);
-    for (name, error) in [
+    [
         ("output", relative_error(half_output, output)),
         ("input gradient", relative_error(half_x, grad_x)),
         ("weight gradient", relative_error(half_weight, grad_weight)),
-    ] {
-        assert!(error > 0.0, "{name}: should carry bfloat16 rounding");
-        assert!(error < 2e-2, "{name}: differs by {error} relative");
-    }
+    ]
 }

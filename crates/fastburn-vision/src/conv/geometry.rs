@@ -33,7 +33,7 @@ pub enum Products {
     #[default]
     F32,
     /// Operands rounded to bfloat16, sums in `f32` (AMX tiles). Only planned where
-    /// [`super::amx::available`] holds.
+    /// [`super::amx::available`] returns true.
     Bf16,
 }
 
@@ -99,12 +99,6 @@ impl ConvGeometry {
         (lo, hi.max(lo))
     }
 
-    /// Writes the column matrix of one image: row `(c, i, j)` holds, for every output pixel,
-    /// the input value under kernel tap `(i, j)` of channel `c` (zero in the padding).
-    pub fn im2col(&self, image: &[f32], columns: &mut [f32]) {
-        self.im2col_block(image, columns, self.output_pixels(), 0);
-    }
-
     /// Writes the column matrix of one image as a block of a wider matrix: row `r` of the
     /// image's matrix goes to `columns[r * row_stride + offset..]`.
     pub fn im2col_block(
@@ -114,44 +108,44 @@ impl ConvGeometry {
         row_stride: usize,
         offset: usize,
     ) {
+        let pixels = self.output_pixels();
+        for row in 0..self.column_rows() {
+            let start = row * row_stride + offset;
+            self.column_row(image, row, &mut columns[start..start + pixels]);
+        }
+    }
+
+    /// Writes row `row` of one image's column matrix into `out`, one value per output pixel.
+    /// Row `(c, i, j)` contains the input value under kernel tap `(i, j)` of channel `c`.
+    pub fn column_row(&self, image: &[f32], row: usize, out: &mut [f32]) {
         let [out_h, out_w] = self
             .output()
             .expect("conv2d rejects convolutions without output before the kernels run");
         let [in_h, in_w] = self.input;
-        let pixels = out_h * out_w;
-        let mut row = 0;
-        for channel in 0..self.channels_in {
-            let plane = &image[channel * in_h * in_w..(channel + 1) * in_h * in_w];
-            for i in 0..self.kernel[0] {
-                let (y_lo, y_hi) = self.valid_range(0, i, out_h);
-                for j in 0..self.kernel[1] {
-                    let (x_lo, x_hi) = self.valid_range(1, j, out_w);
-                    let start = row * row_stride + offset;
-                    let dst = &mut columns[start..start + pixels];
-                    row += 1;
+        let [kh, kw] = self.kernel;
+        let (channel, i, j) = (row / (kh * kw), (row / kw) % kh, row % kw);
+        let plane = &image[channel * in_h * in_w..(channel + 1) * in_h * in_w];
+        let (y_lo, y_hi) = self.valid_range(0, i, out_h);
+        let (x_lo, x_hi) = self.valid_range(1, j, out_w);
+        let dst = &mut out[..out_h * out_w];
 
-                    dst[..y_lo * out_w].fill(0.0);
-                    dst[y_hi * out_w..].fill(0.0);
-                    for y in y_lo..y_hi {
-                        let in_y =
-                            y * self.stride[0] + i * self.dilation[0] - self.padding_begin[0];
-                        let src = &plane[in_y * in_w..(in_y + 1) * in_w];
-                        let out = &mut dst[y * out_w..(y + 1) * out_w];
-                        out[..x_lo].fill(0.0);
-                        out[x_hi..].fill(0.0);
-                        if x_lo == x_hi {
-                            continue;
-                        }
-                        let first =
-                            x_lo * self.stride[1] + j * self.dilation[1] - self.padding_begin[1];
-                        if self.stride[1] == 1 {
-                            out[x_lo..x_hi].copy_from_slice(&src[first..first + x_hi - x_lo]);
-                        } else {
-                            for (k, value) in out[x_lo..x_hi].iter_mut().enumerate() {
-                                *value = src[first + k * self.stride[1]];
-                            }
-                        }
-                    }
+        dst[..y_lo * out_w].fill(0.0);
+        dst[y_hi * out_w..].fill(0.0);
+        for y in y_lo..y_hi {
+            let in_y = y * self.stride[0] + i * self.dilation[0] - self.padding_begin[0];
+            let src = &plane[in_y * in_w..(in_y + 1) * in_w];
+            let out = &mut dst[y * out_w..(y + 1) * out_w];
+            out[..x_lo].fill(0.0);
+            out[x_hi..].fill(0.0);
+            if x_lo == x_hi {
+                continue;
+            }
+            let first = x_lo * self.stride[1] + j * self.dilation[1] - self.padding_begin[1];
+            if self.stride[1] == 1 {
+                out[x_lo..x_hi].copy_from_slice(&src[first..first + x_hi - x_lo]);
+            } else {
+                for (k, value) in out[x_lo..x_hi].iter_mut().enumerate() {
+                    *value = src[first + k * self.stride[1]];
                 }
             }
         }

@@ -9,6 +9,7 @@
 
 use gemm::Parallelism;
 
+use super::columns::{self, Columns};
 use super::geometry::ConvGeometry;
 use super::kernel::{Epilogue, Lhs, Matrix, WeightGradLayout, plan, with_columns};
 
@@ -48,31 +49,6 @@ fn side_by_side(
         }
     }
     wide
-}
-
-/// Calls `f` with the column matrices of `count` images from image `first`, side by side.
-fn with_group_columns(
-    geometry: &ConvGeometry,
-    input: &[f32],
-    first: usize,
-    count: usize,
-    f: impl FnOnce(&[f32]),
-) {
-    let pixels = geometry.output_pixels();
-    let width = count * pixels;
-    let in_len = geometry.input_len();
-    with_columns(geometry.column_rows() * width, |columns| {
-        for image in 0..count {
-            let index = first + image;
-            geometry.im2col_block(
-                &input[index * in_len..(index + 1) * in_len],
-                columns,
-                width,
-                image * pixels,
-            );
-        }
-        f(columns);
-    });
 }
 
 /// Runs `run(first_image, chunk)` on consecutive chunks of `group` images each (the last may
@@ -123,16 +99,13 @@ pub fn forward(
         let count = out.len() / out_len;
         let width = count * pixels;
         let mut product = vec![0.0f32; channels * width];
-        with_group_columns(geometry, input, first, count, |columns| {
-            let rhs = Matrix::row_major(columns, width);
-            lhs.matmul(
-                &mut product,
-                false,
-                rhs,
-                [channels, width, rows],
-                parallelism,
-            );
-        });
+        let columns = Columns {
+            geometry,
+            input,
+            first,
+            count,
+        };
+        lhs.matmul_columns(&mut product, false, columns, [channels, rows], parallelism);
 
         for (image, out) in out.chunks_exact_mut(out_len).enumerate() {
             for (channel, row) in out.chunks_exact_mut(pixels).enumerate() {
@@ -192,13 +165,15 @@ pub fn accumulate_weight_grad(
     ((first, count), layout, parallelism): ((usize, usize), WeightGradLayout, Parallelism),
     sum: &mut [f32],
 ) {
-    let rows = geometry.column_rows();
     let pixels = geometry.output_pixels();
     let channels = geometry.channels_out;
-    let width = count * pixels;
     let grad = side_by_side(grad_output, first, count, [channels, pixels]);
-    with_group_columns(geometry, input, first, count, |columns| {
-        let shape = [channels, rows, width];
-        layout.accumulate(sum, &grad, columns, shape, (geometry.products, parallelism));
-    });
+    let columns = Columns {
+        geometry,
+        input,
+        first,
+        count,
+    };
+    let run = (geometry.products, parallelism);
+    columns::accumulate_weight_grad(sum, &grad, columns, layout, run);
 }

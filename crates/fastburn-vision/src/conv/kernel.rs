@@ -11,6 +11,7 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use super::amx::{self, PackedLhs};
+use super::columns::{self, Columns};
 use super::fused::Activation;
 use super::geometry::{ConvGeometry, Products};
 use super::group;
@@ -173,22 +174,6 @@ impl<'a> Lhs<'a> {
     }
 }
 
-/// Calls `f` with the column matrix of one image: the image itself for a pointwise
-/// convolution, else its im2col copy in this thread's buffer.
-fn with_image_columns(geometry: &ConvGeometry, image: &[f32], f: impl FnOnce(&[f32])) {
-    if geometry.is_pointwise() {
-        f(image);
-        return;
-    }
-    with_columns(
-        geometry.column_rows() * geometry.output_pixels(),
-        |columns| {
-            geometry.im2col(image, columns);
-            f(columns);
-        },
-    );
-}
-
 /// Calls `run(index, chunk)` on each image's `chunk_len` elements of `data`, on rayon's
 /// threads when `over_images`, else in order on this thread.
 fn for_each_image(
@@ -274,18 +259,19 @@ pub fn forward_with(
     }
 
     let out_len = geometry.channels_out * pixels;
-    let in_len = geometry.input_len();
-    let shape = [geometry.channels_out, pixels, rows];
+    let shape = [geometry.channels_out, rows];
     let (over_images, parallelism) = plan(geometry.batch);
     let lhs = Matrix::row_major(weight, rows);
     let lhs = Lhs::new(lhs, [geometry.channels_out, rows], geometry.products);
 
     let run = |index: usize, out: &mut [f32]| {
-        let image = &input[index * in_len..(index + 1) * in_len];
-        with_image_columns(geometry, image, |columns| {
-            let rhs = Matrix::row_major(columns, pixels);
-            lhs.matmul(out, false, rhs, shape, parallelism);
-        });
+        let columns = Columns {
+            geometry,
+            input,
+            first: index,
+            count: 1,
+        };
+        lhs.matmul_columns(out, false, columns, shape, parallelism);
         if let Some(epilogue) = epilogue {
             epilogue.apply(index, out, pixels);
         }
@@ -342,7 +328,6 @@ pub fn backward_weight(
     let rows = geometry.column_rows();
     let pixels = geometry.output_pixels();
     let out_len = geometry.channels_out * pixels;
-    let in_len = geometry.input_len();
     let channels = geometry.channels_out;
     let layout = WeightGradLayout::choose(channels, geometry.products);
     let group = group::size(geometry.batch, pixels);
@@ -358,12 +343,15 @@ pub fn backward_weight(
             group::accumulate_weight_grad(geometry, input, grad_output, run, sum);
             return;
         }
-        let image = &input[index * in_len..(index + 1) * in_len];
         let grad = &grad_output[index * out_len..(index + 1) * out_len];
-        with_image_columns(geometry, image, |columns| {
-            let shape = [channels, rows, pixels];
-            layout.accumulate(sum, grad, columns, shape, (geometry.products, parallelism));
-        });
+        let columns = Columns {
+            geometry,
+            input,
+            first: index,
+            count: 1,
+        };
+        let run = (geometry.products, parallelism);
+        columns::accumulate_weight_grad(sum, grad, columns, layout, run);
     };
 
     let weight_len = grad_weight.len();
@@ -421,44 +409,46 @@ impl WeightGradLayout {
         grad: &[f32],
         columns: &[f32],
         [channels, rows, width]: [usize; 3],
-        (products, parallelism): (Products, Parallelism),
+        parallelism: Parallelism,
     ) {
         match self {
             Self::Weight => {
-                let lhs = Lhs::new(Matrix::row_major(grad, width), [channels, width], products);
+                let lhs = Matrix::row_major(grad, width);
                 let rhs = Matrix::transposed(columns, width);
-                lhs.matmul(sum, true, rhs, [channels, rows, width], parallelism);
+                matmul(sum, true, lhs, rhs, [channels, rows, width], parallelism);
             }
             Self::Transposed => {
-                let lhs = Lhs::new(Matrix::row_major(columns, width), [rows, width], products);
+                let lhs = Matrix::row_major(columns, width);
                 let rhs = Matrix::transposed(grad, width);
-                lhs.matmul(sum, true, rhs, [rows, channels, width], parallelism);
+                matmul(sum, true, lhs, rhs, [rows, channels, width], parallelism);
             }
         }
     }
 }
 
-/// Runs `accumulate(index, sum)` for every index below `count` on rayon's threads, each task
-/// into its own buffer of `len` zeros, and returns the buffers added up.
+/// Runs `accumulate(index, sum)` for every index below `count` on rayon's threads and
+/// returns the sums added up. Each thread takes one contiguous run of indices into one buffer
+/// of `len` zeros: a fold over rayon's adaptive splits had zeroed two buffers per split, which
+/// for the last stage's 9 MiB weight gradient cost more than the additions.
 fn sum_in_parallel(
     count: usize,
     len: usize,
     accumulate: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) -> Vec<f32> {
-    (0..count)
+    let parts = rayon::current_num_threads().clamp(1, count.max(1));
+    let mut sums: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
-        .fold(
-            || vec![0.0f32; len],
-            |mut sum, index| {
-                accumulate(index, &mut sum);
-                sum
-            },
-        )
-        .reduce(
-            || vec![0.0f32; len],
-            |mut left, right| {
-                left.iter_mut().zip(&right).for_each(|(l, r)| *l += r);
-                left
-            },
-        )
+        .map(|part| {
+            let mut sum = vec![0.0f32; len];
+            (part * count / parts..(part + 1) * count / parts)
+                .for_each(|index| accumulate(index, &mut sum));
+            sum
+        })
+        .collect();
+
+    let mut total = sums.swap_remove(0);
+    for sum in &sums {
+        total.iter_mut().zip(sum).for_each(|(t, s)| *t += s);
+    }
+    total
 }

@@ -12,6 +12,8 @@
 mod amx;
 mod autocast;
 #[cfg(feature = "flex")]
+mod columns;
+#[cfg(feature = "flex")]
 mod extension;
 mod fused;
 #[cfg(feature = "flex")]

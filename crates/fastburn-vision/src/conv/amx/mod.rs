@@ -7,7 +7,7 @@
 //!
 //! Rust 1.95 has neither AMX intrinsics nor AMX target features on stable, so the tile
 //! instructions are inline assembly, which the assembler accepts without a target feature.
-//! [`available`] checks the processor (CPUID) and asks Linux for the tile state first.
+//! [`available`] checks the processor (CPUID) and requests the tile state from Linux first.
 
 mod pack;
 #[cfg(test)]
@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use super::kernel::Matrix;
 pub(crate) use pack::PackedLhs;
-use pack::pack_rhs;
+use pack::{pack_rhs, pack_rhs_rows};
 use tiles::Tiles;
 
 /// Rows of a tile, and `f32` columns of a result tile.
@@ -56,8 +56,8 @@ fn detect() -> bool {
         return false;
     }
 
-    // Linux leaves the 8 KiB tile data out of a process's saved state until the process asks
-    // for it; a tile instruction before that kills the process with SIGILL.
+    // Linux leaves the 8 KiB tile data out of a process's saved state until the process requests
+    // it. A tile instruction before that kills the process with SIGILL.
     const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
     const XFEATURE_XTILEDATA: libc::c_long = 18;
     // SAFETY: arch_prctl with these arguments only changes this process's permissions.
@@ -90,18 +90,48 @@ pub(crate) fn matmul(
     cols: usize,
     parallelism: Parallelism,
 ) {
-    let (rows, depth) = (lhs.rows, lhs.depth);
+    rhs.check(lhs.depth, cols, "right operand");
+    let shape = [lhs.depth, cols];
+    // SAFETY: `available` checked AVX-512 before any product was planned.
+    let pack = |packed: &mut [u32]| unsafe { pack_rhs(&rhs, shape, lhs.steps(), packed) };
+    with_packed_rhs(dst, accumulate, lhs, (cols, parallelism), pack);
+}
+
+/// [`matmul`] with a right operand that `row(r, out)` writes row by row into its `cols`
+/// long `out`: a column matrix that is packed as it is made, never stored whole in `f32`.
+pub(crate) fn matmul_rows(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &PackedLhs,
+    row: impl Fn(usize, &mut [f32]),
+    cols: usize,
+    parallelism: Parallelism,
+) {
+    let shape = [lhs.depth, cols];
+    // SAFETY: `available` checked AVX-512 before any product was planned.
+    let pack = |packed: &mut [u32]| unsafe { pack_rhs_rows(&row, shape, lhs.steps(), packed) };
+    with_packed_rhs(dst, accumulate, lhs, (cols, parallelism), pack);
+}
+
+/// Packs the right operand with `pack` into this thread's buffer and multiplies.
+fn with_packed_rhs(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &PackedLhs,
+    (cols, parallelism): (usize, Parallelism),
+    pack: impl FnOnce(&mut [u32]),
+) {
+    let rows = lhs.rows;
     assert!(
         dst.len() >= rows * cols,
         "destination smaller than {rows}×{cols}"
     );
-    rhs.check(depth, cols, "right operand");
     if rows == 0 || cols == 0 {
         return;
     }
 
     let stride = cols.next_multiple_of(BLOCK);
-    let pairs = lhs.stride() / 2;
+    let len = lhs.steps() * TILE * stride;
     let mut fresh = Vec::new();
     PACKED_RHS.with(|cell| {
         let mut reused = cell.try_borrow_mut();
@@ -110,20 +140,13 @@ pub(crate) fn matmul(
             Ok(buffer) => buffer,
             Err(_) => &mut fresh,
         };
-        if packed.len() < pairs * stride {
-            packed.resize(pairs * stride, 0);
+        if packed.len() < len {
+            packed.resize(len, 0);
         }
-        let packed = &mut packed[..pairs * stride];
-        // SAFETY: `available` checked AVX-512 before any product was planned.
-        unsafe { pack_rhs(&rhs, [depth, cols], stride, packed) };
-        multiply(
-            dst,
-            accumulate,
-            lhs,
-            packed,
-            [rows, cols, stride],
-            parallelism,
-        );
+        let packed = &mut packed[..len];
+        pack(packed);
+        let shape = [rows, cols, stride];
+        multiply(dst, accumulate, lhs, packed, shape, parallelism);
     });
 }
 
@@ -137,7 +160,7 @@ fn multiply(
     parallelism: Parallelism,
 ) {
     let dst = &mut dst[..rows * cols];
-    let rhs_bytes_per_col = lhs.stride() * 2;
+    let rhs_bytes_per_col = lhs.steps() * DEPTH * 2;
     let chunk_cols = (RHS_CHUNK_BYTES / rhs_bytes_per_col)
         .max(1)
         .next_multiple_of(BLOCK);
@@ -148,7 +171,7 @@ fn multiply(
                 lhs,
                 rhs,
                 [row_block * BLOCK, col],
-                [rows, cols, stride],
+                [rows, cols],
                 accumulate,
                 out,
             );

@@ -3,8 +3,11 @@
 
 use std::arch::asm;
 
-use super::pack::PackedLhs;
-use super::{BLOCK, DEPTH, TILE};
+use super::pack::{LHS_TILE, PackedLhs, RHS_TILE};
+use super::{BLOCK, TILE};
+
+/// Bytes between the rows of a packed tile: its rows are contiguous.
+const TILE_ROW_BYTES: usize = 64;
 
 /// The tile registers of this thread, configured as 8 tiles of 16 rows × 64 bytes and
 /// released again on drop.
@@ -22,7 +25,7 @@ impl Tiles {
             config.0[16 + 2 * tile] = 64;
             config.0[48 + tile] = TILE as u8;
         }
-        // SAFETY: `available` holds (every caller planned the product after checking it), and
+        // SAFETY: `available` is true (every caller planned the product after checking it), and
         // the configuration is a valid palette-1 layout.
         unsafe { asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly)) };
         Tiles
@@ -35,22 +38,28 @@ impl Tiles {
         lhs: &PackedLhs,
         rhs: &[u32],
         [row, col]: [usize; 2],
-        [rows, cols, stride]: [usize; 3],
+        [rows, cols]: [usize; 2],
         accumulate: bool,
         out: &mut [f32],
     ) {
-        let lhs_stride = lhs.stride();
-        let steps = lhs_stride / DEPTH;
-        let a = &lhs.data[row * lhs_stride..][..BLOCK * lhs_stride];
-        let b = &rhs[col..];
-        assert!(
-            b.len() >= (steps * TILE - 1) * stride + BLOCK,
-            "packed right operand too short"
-        );
-        let operands = (a.as_ptr(), lhs_stride * 2, b.as_ptr(), stride * 4, steps);
+        let steps = lhs.steps();
+        let pairs = steps * TILE;
+        let a = &lhs.data[(row / TILE) * steps * LHS_TILE..][..2 * steps * LHS_TILE];
+        let b = &rhs[(col / TILE) * pairs * TILE..][..2 * pairs * TILE];
+        // SAFETY: both offsets stay inside the slices above (the second band of each).
+        let operands = unsafe {
+            let (a0, b0) = (a.as_ptr(), b.as_ptr());
+            (
+                a0,
+                a0.add(steps * LHS_TILE),
+                b0,
+                b0.add(pairs * TILE),
+                steps,
+            )
+        };
 
-        // A whole block goes straight between the tiles and `out`; one on the edge of the
-        // output goes through a local block.
+        // A whole block goes straight between the tiles and `out`. A block on the edge of
+        // the output goes through a local block.
         let (valid_rows, valid_cols) = ((rows - row).min(BLOCK), (cols - col).min(BLOCK));
         if valid_rows == BLOCK && valid_cols == BLOCK {
             let target = &mut out[col..];
@@ -58,7 +67,7 @@ impl Tiles {
                 target.len() >= (BLOCK - 1) * cols + BLOCK,
                 "output block out of range"
             );
-            // SAFETY: `target` holds 32 rows of 32 values at a row stride of `cols` (checked
+            // SAFETY: `target` contains 32 rows of 32 values at a row stride of `cols` (checked
             // above), and the operands were checked above.
             unsafe { multiply_block(operands, (target.as_mut_ptr(), cols * 4), accumulate) };
             return;
@@ -66,7 +75,7 @@ impl Tiles {
 
         let mut result = std::mem::MaybeUninit::<Result>::uninit();
         let local = result.as_mut_ptr().cast::<f32>();
-        // SAFETY: the local block holds 32 rows of 32 values; nothing is loaded from it, and
+        // SAFETY: the local block has room for 32 rows of 32 values. Nothing is loaded from it, and
         // the stores fill it whole before it is read.
         let result = unsafe {
             multiply_block(operands, (local, BLOCK * 4), false);
@@ -88,11 +97,11 @@ impl Tiles {
 ///
 /// # Safety
 ///
-/// The tiles must be configured ([`Tiles::configure`]). `a` must hold 32 rows of `steps × 32`
-/// bfloat16 values at `a_bytes` apart, `b` `steps × 16` rows of 32 `u32` pairs at `b_bytes`
-/// apart, and `c` 32 rows of 32 `f32` at `c_bytes` apart.
+/// The tiles must be configured ([`Tiles::configure`]). `a0` and `a1` must each start `steps`
+/// packed left-operand tiles in a row, `b0` and `b1` `steps` right-operand tiles, and `c`
+/// must hold 32 rows of 32 `f32` at `c_bytes` apart.
 unsafe fn multiply_block(
-    (a, a_bytes, b, b_bytes, steps): (*const u16, usize, *const u32, usize, usize),
+    (a0, a1, b0, b1, steps): (*const u16, *const u16, *const u32, *const u32, usize),
     (c, c_bytes): (*mut f32, usize),
     load: bool,
 ) {
@@ -121,10 +130,8 @@ unsafe fn multiply_block(
             );
         }
         for step in 0..steps {
-            let a0 = a.add(step * DEPTH);
-            let a1 = a0.byte_add(TILE * a_bytes);
-            let b0 = b.byte_add(step * TILE * b_bytes);
-            let b1 = b0.add(TILE);
+            let (a0, a1) = (a0.add(step * LHS_TILE), a1.add(step * LHS_TILE));
+            let (b0, b1) = (b0.add(step * RHS_TILE), b1.add(step * RHS_TILE));
             asm!(
                 "tileloadd tmm4, [{a0} + {sa}*1]",
                 "tileloadd tmm6, [{b0} + {sb}*1]",
@@ -135,7 +142,7 @@ unsafe fn multiply_block(
                 "tdpbf16ps tmm2, tmm5, tmm6",
                 "tdpbf16ps tmm3, tmm5, tmm7",
                 a0 = in(reg) a0, a1 = in(reg) a1, b0 = in(reg) b0, b1 = in(reg) b1,
-                sa = in(reg) a_bytes, sb = in(reg) b_bytes,
+                sa = in(reg) TILE_ROW_BYTES, sb = in(reg) TILE_ROW_BYTES,
                 options(nostack, readonly),
             );
         }
