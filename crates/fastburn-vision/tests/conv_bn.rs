@@ -199,20 +199,25 @@ fn training_matches_layer_by_layer() {
     let device = Device::flex().autodiff();
     let normal = Distribution::Normal(0.0, 1.0);
     let names = ["x", "weight", "gamma", "beta", "residual"];
+    // Activation, residual, shape and an offset added to the input. The last case has planes
+    // longer than the kernel's summation blocks and a mean far above the spread.
     let cases = [
-        (Activation::Relu, true),
-        (Activation::Relu6, false),
-        (Activation::Identity, false),
-        (Activation::Identity, true),
+        (Activation::Relu, true, [3, 4, 6, 5], 0.0),
+        (Activation::Relu6, false, [3, 4, 6, 5], 0.0),
+        (Activation::Identity, false, [3, 4, 6, 5], 0.0),
+        (Activation::Identity, true, [3, 4, 6, 5], 0.0),
+        (Activation::Relu, true, [2, 4, 20, 18], 300.0),
     ];
 
-    for (index, (activation, add)) in cases.into_iter().enumerate() {
+    for (index, (activation, add, shape, offset)) in cases.into_iter().enumerate() {
         let padding = PaddingConfig2d::Explicit(1, 1, 1, 1);
         let (conv, bn) = layer([4, 4], 3, 1, padding, false, &device);
         let expected_bn = copy(&bn, &device);
-        let x = Tensor::<4>::random([3, 4, 6, 5], normal, &device).mul_scalar(3.0);
-        let residual = add.then(|| Tensor::<4>::random([3, 4, 6, 5], normal, &device));
-        let probe = Tensor::<4>::random([3, 4, 6, 5], normal, &device);
+        let x = Tensor::<4>::random(shape, normal, &device)
+            .mul_scalar(3.0)
+            .add_scalar(offset);
+        let residual = add.then(|| Tensor::<4>::random(shape, normal, &device));
+        let probe = Tensor::<4>::random(shape, normal, &device);
         let inputs = (&x, residual.as_ref(), &probe);
 
         let expected = train_step(&conv, &expected_bn, reference, inputs, activation);

@@ -97,6 +97,15 @@ fn cases() -> Vec<Case> {
             [2, 1],
             false,
         ),
+        // Stride 1 with dilation, a rectangular kernel and uneven padding.
+        case(
+            [2, 3, 10, 9],
+            [4, 3, 3, 2],
+            [1, 1],
+            [(2, 1), (1, 0)],
+            [2, 1],
+            true,
+        ),
         // A single image, which runs the product on all threads instead.
         case(
             [1, 8, 6, 6],

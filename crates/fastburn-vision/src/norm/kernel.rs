@@ -1,6 +1,10 @@
 //! Batch norm in training mode, fused with the residual addition and the activation, on
 //! `f32` NCHW slices. Work is split into one task per (image, channel) plane, and per-channel
 //! sums are gathered from per-plane partial sums in `f64`.
+//!
+//! Within a plane, sums run in `f32` over 16 lanes and blocks of 256 values, and each block's
+//! sum is added in `f64`. A single `f64` accumulator cannot be vectorised, because its
+//! additions must stay in order.
 
 use rayon::prelude::*;
 
@@ -39,29 +43,82 @@ fn channel_sums<const K: usize>(
     sums
 }
 
+/// Lanes of the `f32` partial sums.
+const LANES: usize = 16;
+/// Values summed in `f32` before their sum is added in `f64`.
+const SUM_BLOCK: usize = 256;
+
+/// Returns the sum of `term(a[i], b[i])` over the two slices, in blocks (see the module
+/// documentation). Relative to one `f64` sum, the error is that of 16 `f32` additions.
+#[inline(always)]
+fn blocked_sum(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f64 {
+    let mut total = 0.0f64;
+    for (a, b) in a.chunks(SUM_BLOCK).zip(b.chunks(SUM_BLOCK)) {
+        let mut lanes = [0.0f32; LANES];
+        let (a_lanes, b_lanes) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let (a_rest, b_rest) = (a_lanes.remainder(), b_lanes.remainder());
+        for (a, b) in a_lanes.zip(b_lanes) {
+            for lane in 0..LANES {
+                lanes[lane] += term(a[lane], b[lane]);
+            }
+        }
+
+        let mut block: f64 = lanes.iter().map(|&lane| lane as f64).sum();
+        for (&a, &b) in a_rest.iter().zip(b_rest) {
+            block += term(a, b) as f64;
+        }
+        total += block;
+    }
+    total
+}
+
 /// Returns each channel's mean and biased variance (dividing by the count), the statistics
 /// that normalise a training batch: `[mean; channels]` followed by `[variance; channels]`.
+///
+/// Each plane's squares are summed about the plane's own mean, and the planes are combined
+/// with Chan et al.'s parallel formula, so a mean far larger than the spread does not cancel
+/// the variance away.
 pub fn moments(layout: Layout, x: &[f32]) -> Vec<f32> {
-    let planes = x.len() / layout.pixels;
-    let sums = channel_sums(layout, planes, |plane| {
-        let values = &x[plane * layout.pixels..(plane + 1) * layout.pixels];
-        let (mut sum, mut squares) = (0.0f64, 0.0f64);
-        for &value in values {
-            sum += value as f64;
-            squares += value as f64 * value as f64;
-        }
-        [sum, squares]
-    });
+    let pixels = layout.pixels;
+    let planes = x.len() / pixels;
+    let partial: Vec<[f64; 2]> = (0..planes)
+        .into_par_iter()
+        .map(|plane| {
+            let values = &x[plane * pixels..(plane + 1) * pixels];
+            let sum = blocked_sum(values, values, |value, _| value);
+            let mean = (sum / pixels as f64) as f32;
+            let squares = blocked_sum(values, values, |value, _| (value - mean) * (value - mean));
+            [sum, squares]
+        })
+        .collect();
 
+    let channels = layout.channels;
     let count = layout.count(x.len());
-    let mean = sums.iter().map(|[sum, _]| sum / count);
-    // Rounding can make the difference slightly negative, so it is clamped at 0. `max` would
+    let mut sums = vec![0.0f64; channels];
+    partial
+        .iter()
+        .enumerate()
+        .for_each(|(plane, [sum, _])| sums[plane % channels] += sum);
+    let means: Vec<f64> = sums.iter().map(|sum| sum / count).collect();
+    let mut squares = vec![0.0f64; channels];
+    for (plane, [sum, plane_squares]) in partial.iter().enumerate() {
+        let c = plane % channels;
+        let offset = sum / pixels as f64 - means[c];
+        squares[c] += plane_squares + pixels as f64 * offset * offset;
+    }
+
+    // Rounding could make a variance slightly negative, so it is clamped at 0. `max` would
     // also turn the NaN of a non-finite input into 0, where Burn's variance is NaN.
-    let variance = sums.iter().map(|[sum, squares]| {
-        let variance = squares / count - (sum / count).powi(2);
+    let variance = squares.iter().map(|squares| {
+        let variance = squares / count;
         if variance < 0.0 { 0.0 } else { variance }
     });
-    mean.chain(variance).map(|value| value as f32).collect()
+    means
+        .iter()
+        .copied()
+        .chain(variance)
+        .map(|value| value as f32)
+        .collect()
 }
 
 /// Returns each channel's `1 / sqrt(variance + epsilon)` from [`moments`].
@@ -183,11 +240,9 @@ pub fn backward(
         let c = plane % channels;
         let (mean, inv_std) = (moments[c], inv_std[c]);
         let range = plane * pixels..(plane + 1) * pixels;
-        let (mut sum, mut weighted) = (0.0f64, 0.0f64);
-        for (&grad, &value) in grad_y[range.clone()].iter().zip(&x[range]) {
-            sum += grad as f64;
-            weighted += (grad * (value - mean) * inv_std) as f64;
-        }
+        let (grad, values) = (&grad_y[range.clone()], &x[range]);
+        let sum = blocked_sum(grad, grad, |grad, _| grad);
+        let weighted = blocked_sum(grad, values, |grad, value| grad * (value - mean) * inv_std);
         [sum, weighted]
     });
 
