@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fastburn::BackendKind;
+use fastburn::learner::Precision;
 use fastburn::notebook::{NotebookConfig, parse_arch, run_notebook};
 use fastburn::rps_data::locate_rps;
 use fastburn::vision::{Arch, resolve_weights};
@@ -97,6 +98,11 @@ struct Args {
     /// Data loading threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+
+    /// Precision of the convolutions: fp32, or bf16 / fp16 for fastai's mixed precision
+    /// (`learn.to_bf16()`, `learn.to_fp16()`).
+    #[arg(long, default_value = "fp32")]
+    precision: Precision,
 }
 
 fn parse_arch_arg(name: &str) -> Result<Arch, String> {
@@ -133,7 +139,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("data: {}  device: {backend}  out: {}", data.display(), args.out.display());
+    println!(
+        "data: {}  device: {backend}  out: {}",
+        data.display(),
+        args.out.display()
+    );
 
     let weights = if args.no_pretrained {
         None
@@ -166,6 +176,7 @@ fn main() -> ExitCode {
     config.seed = args.seed;
     config.skip_corrupt = args.skip_corrupt;
     config.num_workers = args.workers;
+    config.precision = args.precision;
 
     match run_notebook(&config, &backend.device()) {
         Ok(_) => {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 use fastburn::burn;
+use fastburn::learner::Precision;
 use fastburn::notebook::run_notebook;
 
 mod common;
@@ -45,7 +46,10 @@ fn notebook_runs_every_step() {
     ];
     for name in expected {
         let path = out.path().join(name);
-        assert!(summary.outputs.contains(&path), "{name} missing from the outputs list");
+        assert!(
+            summary.outputs.contains(&path),
+            "{name} missing from the outputs list"
+        );
         assert!(path.is_file(), "{name} was not written");
         if name.ends_with(".png") {
             assert!(is_png(&path), "{name} is not a valid PNG");
@@ -57,14 +61,23 @@ fn notebook_runs_every_step() {
     for ((name, epochs), stage) in epochs.iter().zip(&summary.stages) {
         let csv = fs::read_to_string(out.path().join(name)).unwrap();
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "epoch,train_loss,valid_loss,accuracy,time_s", "{name}");
+        assert_eq!(
+            lines[0], "epoch,train_loss,valid_loss,accuracy,time_s",
+            "{name}"
+        );
         assert_eq!(lines.len(), 1 + epochs, "{name}: {csv}");
         for (epoch, line) in lines[1..].iter().enumerate() {
             let cells: Vec<&str> = line.split(',').collect();
             assert_eq!(cells[0], epoch.to_string(), "{name}");
             let accuracy: f64 = cells[3].parse().unwrap();
-            assert!((0.0..=1.0).contains(&accuracy), "{name}: accuracy {accuracy}");
-            assert!(cells[1].parse::<f64>().unwrap().is_finite(), "{name}: {line}");
+            assert!(
+                (0.0..=1.0).contains(&accuracy),
+                "{name}: accuracy {accuracy}"
+            );
+            assert!(
+                cells[1].parse::<f64>().unwrap().is_finite(),
+                "{name}: {line}"
+            );
         }
         assert_eq!(stage.rows.len(), *epochs);
     }
@@ -74,8 +87,16 @@ fn notebook_runs_every_step() {
     let total: usize = matrix.iter().flatten().sum();
     assert_eq!(total, summary.valid_len);
     for (actual, predicted, count) in &summary.most_confused_final {
-        let row = summary.classes.iter().position(|class| class == actual).unwrap();
-        let column = summary.classes.iter().position(|class| class == predicted).unwrap();
+        let row = summary
+            .classes
+            .iter()
+            .position(|class| class == actual)
+            .unwrap();
+        let column = summary
+            .classes
+            .iter()
+            .position(|class| class == predicted)
+            .unwrap();
         assert_ne!(row, column);
         assert_eq!(matrix[row][column], *count);
         assert!(*count >= 2);
@@ -103,3 +124,26 @@ fn notebook_runs_every_step() {
     assert_eq!(summary.lr_suggestion.is_some(), true);
 }
 
+#[test]
+fn notebook_runs_in_bf16() {
+    // `--precision bf16`: the notebook calls to_bf16() after cnn_learner and every stage
+    // trains with finite losses.
+    let shared = shared_dir();
+    let out = tempfile::tempdir().unwrap();
+    let mut config = small_config(&shared, out.path());
+    config.precision = Precision::Bf16;
+
+    let summary = run_notebook(&config, &Device::default()).unwrap();
+
+    assert_eq!(summary.stages.len(), 3);
+    for stage in &summary.stages {
+        for row in &stage.rows {
+            // epoch, train_loss, valid_loss, accuracy, time_s
+            for loss in &row[1..3] {
+                assert!(loss.parse::<f64>().unwrap().is_finite(), "{row:?}");
+            }
+        }
+    }
+    let html = fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("learn = learn.to_bf16()"));
+}

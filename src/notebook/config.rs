@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use fastburn_learner::Precision;
 use fastburn_vision::Arch;
 
 use super::NotebookError;
@@ -46,6 +47,9 @@ pub struct NotebookConfig {
     pub num_workers: Option<usize>,
     /// Print the notebook's output and progress bars to the terminal.
     pub verbose: bool,
+    /// The precision the convolutions train in: `Bf16` and `Fp16` call the learner's
+    /// `to_bf16()` or `to_fp16()` right after `cnn_learner`.
+    pub precision: Precision,
 }
 
 impl NotebookConfig {
@@ -69,6 +73,7 @@ impl NotebookConfig {
             skip_corrupt: false,
             num_workers: None,
             verbose: true,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -94,7 +99,10 @@ impl NotebookConfig {
         if let Some(pct) = self.valid_pct
             && !(pct > 0.0 && pct < 1.0)
         {
-            return invalid("valid-pct", "the validation fraction must lie between 0 and 1, exclusive");
+            return invalid(
+                "valid-pct",
+                "the validation fraction must lie between 0 and 1, exclusive",
+            );
         }
         let (start, stop) = self.final_lr;
         if !(start > 0.0 && stop >= start && stop.is_finite()) {
@@ -132,7 +140,10 @@ mod tests {
     fn parses_every_arch_name() {
         assert_eq!(parse_arch("resnet34"), Some(Arch::ResNet34));
         assert_eq!(parse_arch("ResNet50"), Some(Arch::ResNet50));
-        assert_eq!(parse_arch("efficientnet-lite0"), Some(Arch::EfficientNetLite0));
+        assert_eq!(
+            parse_arch("efficientnet-lite0"),
+            Some(Arch::EfficientNetLite0)
+        );
         assert_eq!(parse_arch("vgg16"), None);
     }
 
@@ -170,7 +181,11 @@ mod tests {
         assert_eq!(config.size, 224);
         assert_eq!(config.batch_size, 64);
         assert_eq!(
-            (config.frozen_epochs, config.unfrozen_epochs, config.final_epochs),
+            (
+                config.frozen_epochs,
+                config.unfrozen_epochs,
+                config.final_epochs
+            ),
             (4, 1, 2)
         );
         assert_eq!(config.final_lr, (5e-4, 3e-3));

@@ -10,7 +10,8 @@ use burn::tensor::{Device, Tensor};
 use fastburn_data::{DataError, ImageDataBunch};
 use fastburn_interpret::{ClassificationInterpretation, InterpretError};
 use fastburn_learner::{
-    CnnLearner, DEFAULT_LR, LearnerError, Lr, LrFindConfig, accuracy, cnn_learner, load_learner,
+    CnnLearner, DEFAULT_LR, LearnerError, Lr, LrFindConfig, Precision, accuracy, cnn_learner,
+    load_learner,
 };
 use fastburn_vision::HeadConfig;
 
@@ -86,7 +87,10 @@ impl Notebook<'_> {
 }
 
 /// Runs every step of the notebook on `device` and writes the outputs into `config.out`.
-pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<NotebookSummary, NotebookError> {
+pub fn run_notebook(
+    config: &NotebookConfig,
+    device: &Device,
+) -> Result<NotebookSummary, NotebookError> {
     let started = Instant::now();
     config.check()?;
     fs::create_dir_all(&config.out).map_err(|source| NotebookError::Write {
@@ -129,7 +133,8 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
         data.train_len(),
         data.valid_len()
     ));
-    let (classes, train_len, valid_len) = (data.classes().to_vec(), data.train_len(), data.valid_len());
+    let (classes, train_len, valid_len) =
+        (data.classes().to_vec(), data.train_len(), data.valid_len());
     book.code("data.show_batch(rows=3)");
     let show_batch = book.path("show_batch.png");
     data.show_batch(3, &show_batch)?;
@@ -138,7 +143,9 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
     // Model: cnn_learner with the pretrained body frozen.
     book.report.heading("Model");
     let model_name = config.arch.name().replace('-', "_");
-    book.code(&format!("learn = cnn_learner(data, models.{model_name}, metrics=accuracy)"));
+    book.code(&format!(
+        "learn = cnn_learner(data, models.{model_name}, metrics=accuracy)"
+    ));
     if config.weights.is_none() {
         book.output(format!(
             "NOTE: no pretrained weights: {} trains from random initialisation with the body \
@@ -161,6 +168,10 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
         device,
     )?
     .with_path(&config.out);
+    if config.precision != Precision::Fp32 {
+        book.code(&format!("learn = learn.to_{}()", config.precision.name()));
+        learn.set_precision(config.precision)?;
+    }
     learn.show_progress = config.verbose;
     book.output(model_summary(&learn));
     let model_text = book.path("model.txt");
@@ -169,14 +180,26 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
     // Stage 1: fit_one_cycle(4) on the frozen body, then interpretation.
     let mut stages = Vec::new();
     book.report.heading("Training the head");
-    stages.push(fit_stage(&mut book, &mut learn, "stage-1", config.frozen_epochs, DEFAULT_LR)?);
+    stages.push(fit_stage(
+        &mut book,
+        &mut learn,
+        "stage-1",
+        config.frozen_epochs,
+        DEFAULT_LR,
+    )?);
     let most_confused_frozen = interpret(&mut book, &learn, "1")?.most_confused(2);
 
     // Stage 2: unfreeze and fit_one_cycle(1).
     book.report.heading("Unfreezing");
     book.code("learn.unfreeze()");
     learn.unfreeze();
-    stages.push(fit_stage(&mut book, &mut learn, "stage-2", config.unfrozen_epochs, DEFAULT_LR)?);
+    stages.push(fit_stage(
+        &mut book,
+        &mut learn,
+        "stage-2",
+        config.unfrozen_epochs,
+        DEFAULT_LR,
+    )?);
 
     // lr_find and its plot.
     book.report.heading("Learning rate finder");
@@ -190,7 +213,11 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
     // fastai skips the first 10 and last 5 points. A short search (a capped smoke run, or one
     // stopped early by divergence) keeps them all, so there is still a curve to draw.
     let recorded = learn.recorder.losses.len();
-    let (skip_start, skip_end) = if recorded > 10 + 5 + 1 { (10, 5) } else { (0, 0) };
+    let (skip_start, skip_end) = if recorded > 10 + 5 + 1 {
+        (10, 5)
+    } else {
+        (0, 0)
+    };
     let lr_suggestion = learn.recorder.plot(&lr_plot, skip_start, skip_end)?;
     book.output(match lr_suggestion {
         Some(lr) => format!("LR Finder is complete; min numerical gradient: {lr:.2e}"),
@@ -201,7 +228,13 @@ pub fn run_notebook(config: &NotebookConfig, device: &Device) -> Result<Notebook
     // Stage 3: discriminative learning rates, then interpretation again.
     book.report.heading("Discriminative learning rates");
     let (start, stop) = config.final_lr;
-    stages.push(fit_stage(&mut book, &mut learn, "stage-3", config.final_epochs, Lr::slice(start, stop))?);
+    stages.push(fit_stage(
+        &mut book,
+        &mut learn,
+        "stage-3",
+        config.final_epochs,
+        Lr::slice(start, stop),
+    )?);
     let final_interp = interpret(&mut book, &learn, "2")?;
 
     // Export, load_learner and predict on one validation image.
@@ -275,7 +308,10 @@ fn fit_stage(
     max_lr: Lr,
 ) -> Result<StageResult, NotebookError> {
     let call = match &max_lr {
-        Lr::Slice { start: Some(start), stop } => format!("learn.fit_one_cycle({epochs}, max_lr=slice({start:e}, {stop:e}))"),
+        Lr::Slice {
+            start: Some(start),
+            stop,
+        } => format!("learn.fit_one_cycle({epochs}, max_lr=slice({start:e}, {stop:e}))"),
         _ => format!("learn.fit_one_cycle({epochs})"),
     };
     book.code(&call);
@@ -286,7 +322,11 @@ fn fit_stage(
     write_text(&csv, &stage.to_csv())?;
     book.report.table(stage.header.clone(), stage.rows.clone());
     if !book.config.verbose {
-        book.report.output(format!("{} took {:.0} s", call, stage.wall_time.as_secs_f64()));
+        book.report.output(format!(
+            "{} took {:.0} s",
+            call,
+            stage.wall_time.as_secs_f64()
+        ));
     }
     Ok(stage)
 }
@@ -303,7 +343,10 @@ fn interpret(
     book.code("interp.plot_top_losses(9)");
     let top_losses = book.path(&format!("top_losses-{suffix}.png"));
     interp.plot_top_losses(9.min(interp.len()), &top_losses)?;
-    book.picture("top losses: prediction / actual / loss / probability of actual", &top_losses)?;
+    book.picture(
+        "top losses: prediction / actual / loss / probability of actual",
+        &top_losses,
+    )?;
 
     book.code("interp.plot_confusion_matrix()");
     let confusion = book.path(&format!("confusion_matrix-{suffix}.png"));
@@ -323,10 +366,19 @@ fn model_summary(learn: &CnnLearner) -> String {
     let mut total = (0, 0);
     for group in learn.layer_groups() {
         let count = |ids: &[ParamId]| ids.iter().map(|id| sizes.get(id).0).sum::<usize>();
-        let trainable: usize = group.params.iter().map(|id| sizes.get(id)).filter(|s| s.1).map(|s| s.0).sum();
+        let trainable: usize = group
+            .params
+            .iter()
+            .map(|id| sizes.get(id))
+            .filter(|s| s.1)
+            .map(|s| s.0)
+            .sum();
         let params = count(&group.params);
         total = (total.0 + params, total.1 + trainable);
-        text.push_str(&format!("{:<22} {:>12} {:>12}\n", group.name, params, trainable));
+        text.push_str(&format!(
+            "{:<22} {:>12} {:>12}\n",
+            group.name, params, trainable
+        ));
     }
     text.push_str(&format!("{:<22} {:>12} {:>12}", "total", total.0, total.1));
     text
@@ -345,21 +397,29 @@ impl ParamSizes {
 impl ModuleVisitor for ParamSizes {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let tensor = param.val();
-        self.0.insert(param.id, (tensor.shape().num_elements(), tensor.is_require_grad()));
+        self.0.insert(
+            param.id,
+            (tensor.shape().num_elements(), tensor.is_require_grad()),
+        );
     }
 }
 
 fn timing_text(summary: &NotebookSummary) -> String {
     let mut text = String::new();
     for stage in &summary.stages {
-        let accuracy = stage.accuracy.map_or("n/a".to_string(), |value| format!("{:.4}", value));
+        let accuracy = stage
+            .accuracy
+            .map_or("n/a".to_string(), |value| format!("{:.4}", value));
         text.push_str(&format!(
             "{:<55} {:>8.1} s   accuracy {accuracy}\n",
             stage.name,
             stage.wall_time.as_secs_f64()
         ));
     }
-    text.push_str(&format!("whole run: {:.1} s", summary.wall_time.as_secs_f64()));
+    text.push_str(&format!(
+        "whole run: {:.1} s",
+        summary.wall_time.as_secs_f64()
+    ));
     text
 }
 
