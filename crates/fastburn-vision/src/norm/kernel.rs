@@ -88,7 +88,10 @@ pub fn moments(layout: Layout, x: &[f32]) -> Vec<f32> {
             let sum = blocked_sum(values, values, |value, _| value);
             let mean = (sum / pixels as f64) as f32;
             let squares = blocked_sum(values, values, |value, _| (value - mean) * (value - mean));
-            [sum, squares]
+            // The squares are about the mean rounded to `f32`. Moving them to the exact mean
+            // takes off `pixels × (exact − rounded)²`.
+            let rounding = sum / pixels as f64 - mean as f64;
+            [sum, squares - pixels as f64 * rounding * rounding]
         })
         .collect();
 

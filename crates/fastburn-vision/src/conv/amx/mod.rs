@@ -12,6 +12,10 @@
 mod pack;
 #[cfg(test)]
 mod tests;
+#[cfg(target_arch = "x86_64")]
+mod tiles;
+#[cfg(not(target_arch = "x86_64"))]
+#[path = "no_tiles.rs"]
 mod tiles;
 
 use std::cell::RefCell;
@@ -47,7 +51,9 @@ fn detect() -> bool {
     use std::arch::x86_64::__cpuid_count;
 
     let max_leaf = __cpuid_count(0, 0).eax;
-    if max_leaf < 7 || !std::arch::is_x86_feature_detected!("avx512f") {
+    let avx512 = std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw");
+    if max_leaf < 7 || !avx512 {
         return false;
     }
     let features = __cpuid_count(7, 0).edx;

@@ -119,7 +119,7 @@ fn write_lhs_row(values: Option<&[f32]>, row: usize, steps: usize, out: &mut [u1
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bw")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512bw"))]
 unsafe fn pack_lhs_rows(
     row: &impl Fn(usize, &mut [f32]),
     [rows, depth]: [usize; 2],
@@ -136,7 +136,7 @@ unsafe fn pack_lhs_rows(
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bw")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512bw"))]
 unsafe fn pack_lhs(lhs: &Matrix, [rows, depth]: [usize; 2], out: &mut [u16]) {
     let (data, row_stride, col_stride) = lhs.parts();
     let steps = depth.div_ceil(DEPTH);
@@ -174,7 +174,7 @@ unsafe fn pack_lhs(lhs: &Matrix, [rows, depth]: [usize; 2], out: &mut [u16]) {
 /// row `r` contains, for each column, rows `2r` and `2r + 1` as the two bfloat16 halves of one
 /// `u32`. Columns go in bands of 16, each band's pair rows contiguous, so that a tile
 /// `(band, step)` is the kibibyte at `(band × steps × 16 + step × 16) × 16`.
-#[target_feature(enable = "avx512f,avx512bw")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512bw"))]
 pub(super) unsafe fn pack_rhs(
     rhs: &Matrix,
     [depth, cols]: [usize; 2],
@@ -216,7 +216,7 @@ pub(super) unsafe fn pack_rhs(
 
 /// Packs, as [`pack_rhs`] does, the `depth × cols` matrix whose row `r` `row(r, out)` writes
 /// into its `cols` long `out`. Only two rows are ever held in `f32`.
-#[target_feature(enable = "avx512f,avx512bw")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512bw"))]
 pub(super) unsafe fn pack_rhs_rows(
     row: &impl Fn(usize, &mut [f32]),
     [depth, cols]: [usize; 2],
