@@ -1,6 +1,7 @@
 //! fastburn's workloads at 224 pixels, batch 32 and 64, on the default backend: the data
 //! pipeline on the rock-paper-scissors images, ResNet34 inference, and `fit` steps with the
-//! body frozen and unfrozen.
+//! body frozen and unfrozen. The model workloads run again with the learner's `to_bf16()`
+//! (names ending in `_bf16`), which on Flex uses the AMX tiles where the processor has them.
 //!
 //! `cargo bench --profile dev --bench workloads` reuses the test build; a plain `cargo bench`
 //! builds the release profile first. One training step at batch 64 takes seconds on a CPU,
@@ -11,7 +12,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use burn::tensor::Device;
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use fastburn::burn;
 use fastburn::learner::Precision;
 use fastburn::vision::Arch;
@@ -35,7 +38,7 @@ fn batches_per_run(workload: Workload) -> usize {
     }
 }
 
-fn bench_workload(c: &mut Criterion, workload: Workload, name: &str) {
+fn bench_workload(c: &mut Criterion, workload: Workload, precision: Precision, name: &str) {
     let mut group = c.benchmark_group(name);
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
@@ -53,38 +56,67 @@ fn bench_workload(c: &mut Criterion, workload: Workload, name: &str) {
             device: Device::default(),
             data: workload.needs_data().then(rps_dir),
             workers: 2,
-            precision: Precision::Fp32,
+            precision,
         };
         group.throughput(Throughput::Elements((batch_size * config.iters) as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(batch_size), &config, |bencher, config| {
-            // Each run builds its model or loader and warms up before its timed batches, and
-            // reports only their time.
-            bencher.iter_custom(|iters| {
-                let mut seconds = 0.0;
-                for _ in 0..iters {
-                    seconds += run_workload(config).expect("the workload runs").seconds;
-                }
-                Duration::from_secs_f64(seconds)
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(batch_size),
+            &config,
+            |bencher, config| {
+                // Each run builds its model or loader and warms up before its timed batches, and
+                // reports only their time.
+                bencher.iter_custom(|iters| {
+                    let mut seconds = 0.0;
+                    for _ in 0..iters {
+                        seconds += run_workload(config).expect("the workload runs").seconds;
+                    }
+                    Duration::from_secs_f64(seconds)
+                });
+            },
+        );
     }
     group.finish();
 }
 
 fn pipeline(c: &mut Criterion) {
-    bench_workload(c, Workload::Pipeline, "pipeline_224");
+    bench_workload(c, Workload::Pipeline, Precision::Fp32, "pipeline_224");
 }
 
 fn inference(c: &mut Criterion) {
-    bench_workload(c, Workload::Inference, "resnet34_inference_224");
+    bench_workload(
+        c,
+        Workload::Inference,
+        Precision::Fp32,
+        "resnet34_inference_224",
+    );
+    bench_workload(
+        c,
+        Workload::Inference,
+        Precision::Bf16,
+        "resnet34_inference_224_bf16",
+    );
 }
 
 fn train_frozen(c: &mut Criterion) {
-    bench_workload(c, Workload::TrainFrozen, "resnet34_train_frozen_224");
+    let workload = Workload::TrainFrozen;
+    bench_workload(c, workload, Precision::Fp32, "resnet34_train_frozen_224");
+    bench_workload(
+        c,
+        workload,
+        Precision::Bf16,
+        "resnet34_train_frozen_224_bf16",
+    );
 }
 
 fn train_unfrozen(c: &mut Criterion) {
-    bench_workload(c, Workload::TrainUnfrozen, "resnet34_train_unfrozen_224");
+    let workload = Workload::TrainUnfrozen;
+    bench_workload(c, workload, Precision::Fp32, "resnet34_train_unfrozen_224");
+    bench_workload(
+        c,
+        workload,
+        Precision::Bf16,
+        "resnet34_train_unfrozen_224_bf16",
+    );
 }
 
 criterion_group!(benches, pipeline, inference, train_frozen, train_unfrozen);
