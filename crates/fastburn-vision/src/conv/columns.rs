@@ -9,7 +9,8 @@ use gemm::Parallelism;
 
 use super::amx::{self, PackedLhs};
 use super::geometry::{ConvGeometry, Products};
-use super::kernel::{Lhs, Matrix, WeightGradLayout, with_columns};
+use super::kernel::{WeightGradLayout, with_columns};
+use super::matrix::{Lhs, Matrix};
 
 /// The column matrix of `count` images from image `first` of `input`, side by side:
 /// `column_rows × (count × output_pixels)`.

@@ -11,7 +11,8 @@ use gemm::Parallelism;
 
 use super::columns::{self, Columns};
 use super::geometry::ConvGeometry;
-use super::kernel::{Epilogue, Lhs, Matrix, WeightGradLayout, plan, with_columns};
+use super::kernel::{Epilogue, WeightGradLayout, plan, with_columns};
+use super::matrix::{Lhs, Matrix};
 
 /// The number of product columns below which images are grouped: an estimate of where
 /// gemm's per-call overheads stop mattering, from timings of ResNet34's layers here.

@@ -7,14 +7,14 @@
 
 use std::cell::RefCell;
 
-use gemm::{Parallelism, gemm};
+use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::amx::{self, PackedLhs};
 use super::columns::{self, Columns};
 use super::fused::Activation;
 use super::geometry::{ConvGeometry, Products};
 use super::group;
+use super::matrix::{Lhs, Matrix, matmul};
 
 /// Chooses whether a batch runs one image per thread, with single-threaded products, or image
 /// after image, with each product on all threads.
@@ -49,129 +49,6 @@ pub(super) fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
         // convolution's work while its own buffer is borrowed, so that one gets a new buffer.
         Err(_) => f(&mut vec![0.0; len]),
     })
-}
-
-/// A matrix view of a slice, by its row and column strides. The slice keeps its length so
-/// that [`matmul`] can check every view against the shape it is used with.
-#[derive(Clone, Copy)]
-pub(super) struct Matrix<'a> {
-    data: &'a [f32],
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> Matrix<'a> {
-    pub(super) fn row_major(data: &'a [f32], cols: usize) -> Self {
-        Self {
-            data,
-            row_stride: cols,
-            col_stride: 1,
-        }
-    }
-
-    /// Views `data`, a row-major matrix with `cols` columns, as its transpose.
-    pub(super) fn transposed(data: &'a [f32], cols: usize) -> Self {
-        Self {
-            data,
-            row_stride: 1,
-            col_stride: cols,
-        }
-    }
-
-    /// Returns the slice, the row stride and the column stride.
-    pub(super) fn parts(&self) -> (&'a [f32], usize, usize) {
-        (self.data, self.row_stride, self.col_stride)
-    }
-
-    /// Panics unless every element of a `rows × cols` view lies inside the slice.
-    pub(super) fn check(&self, rows: usize, cols: usize, name: &str) {
-        if rows == 0 || cols == 0 {
-            return;
-        }
-        let last = (rows - 1) * self.row_stride + (cols - 1) * self.col_stride;
-        assert!(
-            last < self.data.len(),
-            "{name}: a {rows}×{cols} view needs {} elements, the slice has {}",
-            last + 1,
-            self.data.len()
-        );
-    }
-}
-
-/// `dst (m × n, row-major) = [dst +] lhs (m × k) · rhs (k × n)`.
-pub(super) fn matmul(
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: Matrix,
-    rhs: Matrix,
-    [m, n, k]: [usize; 3],
-    parallelism: Parallelism,
-) {
-    assert!(dst.len() >= m * n, "destination smaller than {m}×{n}");
-    lhs.check(m, k, "left operand");
-    rhs.check(k, n, "right operand");
-    // SAFETY: `dst` contains m × n elements, and every element the strides of `lhs` and
-    // `rhs` reach lies inside their slices (both checked above).
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
-}
-
-/// The left operand of products in a given precision, packed once for all of them when the
-/// products are bfloat16 (the weight of a convolution is the same for every image).
-pub(super) enum Lhs<'a> {
-    /// Multiplied in `f32` by gemm, which packs it per product.
-    F32(Matrix<'a>),
-    /// Rounded to bfloat16 and packed for the AMX tiles.
-    Bf16(PackedLhs),
-}
-
-impl<'a> Lhs<'a> {
-    /// Prepares the `rows × depth` matrix `lhs` for products in `products`.
-    pub(super) fn new(lhs: Matrix<'a>, [rows, depth]: [usize; 2], products: Products) -> Self {
-        match products {
-            Products::Bf16 => Self::Bf16(PackedLhs::new(lhs, [rows, depth])),
-            Products::F32 => Self::F32(lhs),
-        }
-    }
-
-    /// `dst (m × n, row-major) = [dst +] self (m × k) · rhs (k × n)`.
-    pub(super) fn matmul(
-        &self,
-        dst: &mut [f32],
-        accumulate: bool,
-        rhs: Matrix,
-        [m, n, k]: [usize; 3],
-        parallelism: Parallelism,
-    ) {
-        match self {
-            Self::F32(lhs) => matmul(dst, accumulate, *lhs, rhs, [m, n, k], parallelism),
-            Self::Bf16(lhs) => {
-                assert_eq!(lhs.shape(), [m, k], "packed left operand of another shape");
-                amx::matmul(dst, accumulate, lhs, rhs, n, parallelism);
-            }
-        }
-    }
 }
 
 /// Calls `run(index, chunk)` on each image's `chunk_len` elements of `data`, on rayon's
@@ -428,8 +305,8 @@ impl WeightGradLayout {
 
 /// Runs `accumulate(index, sum)` for every index below `count` on rayon's threads and
 /// returns the sums added up. Each thread takes one contiguous run of indices into one buffer
-/// of `len` zeros: a fold over rayon's adaptive splits had zeroed two buffers per split, which
-/// for the last stage's 9 MiB weight gradient cost more than the additions.
+/// of `len` zeros. A fold over rayon's adaptive splits had zeroed two buffers per split, 9 MiB
+/// each for the last stage's weight gradient.
 fn sum_in_parallel(
     count: usize,
     len: usize,

@@ -24,6 +24,8 @@ mod group;
 mod inference;
 #[cfg(feature = "flex")]
 mod kernel;
+#[cfg(feature = "flex")]
+mod matrix;
 
 pub use autocast::{autocast, autocast_dtype};
 #[cfg(feature = "flex")]

@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::kernel::Matrix;
+use super::matrix::Matrix;
 pub(crate) use pack::PackedLhs;
 use pack::{pack_rhs, pack_rhs_rows};
 use tiles::Tiles;

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use super::{BLOCK, DEPTH, TILE};
-use crate::conv::kernel::Matrix;
+use crate::conv::matrix::Matrix;
 
 /// Rounds `x` to bfloat16, to nearest with ties to even as PyTorch does, and returns its 16
 /// bits in the low half. NaN stays a (quiet) NaN.

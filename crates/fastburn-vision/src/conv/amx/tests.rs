@@ -4,7 +4,7 @@ use gemm::Parallelism;
 
 use super::pack::bf16_bits;
 use super::{PackedLhs, available, matmul};
-use crate::conv::kernel::Matrix;
+use crate::conv::matrix::Matrix;
 
 /// Returns `x` rounded to bfloat16, as an `f32`.
 fn rounded(x: f32) -> f32 {
