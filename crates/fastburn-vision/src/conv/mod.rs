@@ -3,7 +3,7 @@
 //!
 //! On Flex, an ungrouped `f32` convolution becomes one matrix product per image, and its two
 //! gradients under autodiff become two more. Under a bfloat16 [`autocast`] on a processor
-//! with AMX, those products take bfloat16 operands on the AMX tiles (see `amx.rs`). Depthwise and other grouped convolutions, other
+//! with AMX, those products take bfloat16 operands on the AMX tiles (see `conv/amx/`). Depthwise and other grouped convolutions, other
 //! dtypes and the other backends use Burn's `conv2d` unchanged, so results agree with Burn's
 //! to float rounding. On LibTorch under autodiff every convolution, grouped ones included,
 //! goes through `crate::libtorch`.

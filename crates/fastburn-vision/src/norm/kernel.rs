@@ -75,9 +75,9 @@ fn blocked_sum(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f64 {
 /// Returns each channel's mean and biased variance (dividing by the count), the statistics
 /// that normalise a training batch: `[mean; channels]` followed by `[variance; channels]`.
 ///
-/// Each plane's squares are summed about the plane's own mean, and the planes are combined
-/// with Chan et al.'s parallel formula, so a mean far larger than the spread does not cancel
-/// the variance away.
+/// Each plane's squares are summed about the plane's own mean. A channel's sum of squares is
+/// then the planes' sums plus `pixels × (plane mean − channel mean)²` for each plane, so a
+/// mean far larger than the spread does not cancel the variance away.
 pub fn moments(layout: Layout, x: &[f32]) -> Vec<f32> {
     let pixels = layout.pixels;
     let planes = x.len() / pixels;

@@ -48,7 +48,7 @@ fn values(len: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-/// The product of the bfloat16-rounded operands, summed in `f64`.
+/// Returns the product of the bfloat16-rounded operands, summed in `f64`.
 fn reference(lhs: &Matrix, rhs: &Matrix, [m, n, k]: [usize; 3]) -> Vec<f32> {
     let at = |matrix: &Matrix, row: usize, col: usize| {
         let (data, row_stride, col_stride) = matrix.parts();
