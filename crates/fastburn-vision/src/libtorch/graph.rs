@@ -58,14 +58,11 @@ impl<const N: usize> Backward<LibTorch, N> for RecordedBackward<N> {
             return;
         }
 
-        // LibTorch's autograd differentiates a scalar. The gradient of sum(output · grad)
-        // with respect to the inputs is the vector-Jacobian product Burn requests, and
         // LibTorch computes only the gradients of the inputs listed here.
-        let gradients = tch::with_grad(|| {
-            let objective = vector_product(&recorded.output, &output_grad.tensor);
-            tch::Tensor::f_run_backward(&[objective], &leaves, false, false)
-        })
-        .unwrap_or_else(|error| panic!("LibTorch's autograd failed in a backward pass: {error}"));
+        let gradients = super::vjp::vector_jacobian(&recorded.output, &output_grad.tensor, &leaves)
+            .unwrap_or_else(|error| {
+                panic!("LibTorch's autograd failed in a backward pass: {error}")
+            });
         for (node, gradient) in nodes.into_iter().zip(gradients) {
             grads.register::<LibTorch>(node.id, TchTensor::new(gradient));
         }
@@ -109,17 +106,6 @@ pub(super) fn record<const N: usize, C: CheckpointStrategy>(
             let output = tch::no_grad(|| forward(as_array(&tensors)));
             prep.finish(TchTensor::new(output))
         }
-    }
-}
-
-/// Returns sum(output · grad). For `f32` and `f64` LibTorch's dot product is one pass, about
-/// twice as fast as a product and a sum. Its bf16 dot product is about four times slower
-/// (both measured on [32, 64, 56, 56] here), so other dtypes take the product and the sum.
-fn vector_product(output: &tch::Tensor, grad: &tch::Tensor) -> tch::Tensor {
-    let single_or_double = matches!(output.kind(), tch::Kind::Float | tch::Kind::Double);
-    match single_or_double && grad.kind() == output.kind() {
-        true => output.reshape([-1]).dot(&grad.reshape([-1])),
-        false => (output * grad).sum(None::<tch::Kind>),
     }
 }
 

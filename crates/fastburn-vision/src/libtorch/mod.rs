@@ -15,6 +15,7 @@
 
 mod extension;
 mod graph;
+mod vjp;
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::BatchNorm;
