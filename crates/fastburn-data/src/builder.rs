@@ -227,6 +227,19 @@ impl ImageDataBunchBuilder {
                     Some(name) => split_dir("train", name)?,
                     None => self.path.clone(),
                 };
+                // fastai labels each image by its parent folder, so there a train/valid layout
+                // still yields the real classes. Here the top folders are the classes.
+                if self.train.is_none()
+                    && dir.join("train").is_dir()
+                    && dir.join(&self.valid).is_dir()
+                {
+                    log::warn!(
+                        "{} has train/ and {}/ folders, which become classes with valid_pct; \
+                         set `.train(\"train\")` to split train/ at random instead",
+                        dir.display(),
+                        self.valid
+                    );
+                }
                 split_by_rand_pct(&dir, pct, self.seed)
             }
             None => {
@@ -244,21 +257,22 @@ impl ImageDataBunchBuilder {
         train: Vec<Item>,
         valid: Vec<Item>,
     ) -> Result<(Vec<Item>, Vec<Item>), DataError> {
-        let mut errors = find_corrupt(&train, self.image_check);
-        errors.extend(find_corrupt(&valid, self.image_check));
-        if errors.is_empty() {
+        let mut corrupt = find_corrupt(&train, self.image_check);
+        corrupt.extend(find_corrupt(&valid, self.image_check));
+        if corrupt.is_empty() {
             return Ok((train, valid));
         }
         if !self.skip_corrupt {
+            let errors = corrupt.into_iter().map(|(_, error)| error).collect();
             return Err(DataError::CorruptImages { errors });
         }
 
+        // Each error is paired with its item's path, so every kind of decoding failure drops
+        // its file, whichever variant reports it.
         let mut bad_paths = HashSet::new();
-        for error in &errors {
+        for (path, error) in corrupt {
             log::warn!("skipping corrupt image: {error}");
-            if let Some(path) = error_path(error) {
-                bad_paths.insert(path.to_path_buf());
-            }
+            bad_paths.insert(path);
         }
         let keep = |items: Vec<Item>| -> Vec<Item> {
             items
@@ -267,16 +281,5 @@ impl ImageDataBunchBuilder {
                 .collect()
         };
         Ok((keep(train), keep(valid)))
-    }
-}
-
-/// Returns the file a per-image error concerns.
-fn error_path(error: &DataError) -> Option<&Path> {
-    match error {
-        DataError::EmptyFile { path }
-        | DataError::Decode { path, .. }
-        | DataError::ImageTooLarge { path, .. }
-        | DataError::Io { path, .. } => Some(path),
-        _ => None,
     }
 }

@@ -1,5 +1,7 @@
 //! Checking every image file while the DataBunch is built, so corrupt files surface up front.
 
+use std::path::PathBuf;
+
 use rayon::prelude::*;
 
 use crate::scan::Item;
@@ -19,9 +21,10 @@ pub enum ImageCheck {
     Skip,
 }
 
-/// Checks `items` in parallel and returns one error per bad file, in the order of `items`.
-pub(crate) fn find_corrupt(items: &[Item], check: ImageCheck) -> Vec<DataError> {
-    let results: Vec<Option<DataError>> = items
+/// Checks `items` in parallel and returns each bad file with its error, in the order of
+/// `items`.
+pub(crate) fn find_corrupt(items: &[Item], check: ImageCheck) -> Vec<(PathBuf, DataError)> {
+    let results: Vec<Option<(PathBuf, DataError)>> = items
         .par_iter()
         .map(|item| {
             let outcome = match check {
@@ -29,7 +32,7 @@ pub(crate) fn find_corrupt(items: &[Item], check: ImageCheck) -> Vec<DataError> 
                 ImageCheck::Header => read_image_dimensions(&item.path).map(drop),
                 ImageCheck::Skip => Ok(()),
             };
-            outcome.err()
+            outcome.err().map(|error| (item.path.clone(), error))
         })
         .collect();
     results.into_iter().flatten().collect()

@@ -225,6 +225,25 @@ fn skip_corrupt_drops_them() {
 }
 
 #[test]
+fn skip_corrupt_drops_truncated_jpeg() {
+    let root = tempfile::tempdir().unwrap();
+    make_dataset(root.path(), &["a", "b"], &[("train", 3), ("valid", 2)]);
+    let original = common::shared_dir().join("data/rps/train/rock/rock01-000.jpg");
+    let bytes = std::fs::read(&original).unwrap();
+    for split in ["train", "valid"] {
+        let truncated = root.path().join(split).join("a/truncated.jpg");
+        std::fs::write(&truncated, &bytes[..bytes.len() * 3 / 8]).unwrap();
+    }
+
+    let data = ImageDataBunch::from_folder(root.path())
+        .skip_corrupt(true)
+        .build()
+        .unwrap();
+    assert_eq!(data.train_len(), 6);
+    assert_eq!(data.valid_len(), 4);
+}
+
+#[test]
 fn header_check_misses_truncation_until_batch() {
     let root = tempfile::tempdir().unwrap();
     make_dataset(root.path(), &["a"], &[("train", 1), ("valid", 1)]);
