@@ -30,5 +30,5 @@ mod verify;
 pub use builder::{DEFAULT_BATCH_SIZE, DEFAULT_SIZE, ImageDataBunchBuilder};
 pub use bunch::{DataBunch, ImageDataBunch};
 pub use loader::{Batch, BatchIter};
-pub use scan::{IMAGE_EXTENSIONS, Item, is_image_file};
+pub use scan::{IMAGE_EXTENSIONS, Item, MODEL_DIR, is_image_file};
 pub use verify::ImageCheck;

@@ -4,6 +4,10 @@ use std::path::{Path, PathBuf};
 
 use crate::DataError;
 
+/// The folder inside the dataset folder where a learner saves its weights, as fastai's
+/// `model_dir`. Without images in it, it is not taken for a class.
+pub const MODEL_DIR: &str = "models";
+
 /// File extensions recognised as images, compared case-insensitively.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"];
 
@@ -41,18 +45,17 @@ pub(crate) struct ClassFolder {
 
 /// Scans `dir` for class subfolders, sorted by name, each with its image files sorted by path.
 ///
-/// Image files are found recursively inside each class folder; other files are ignored.
-/// Fails when a class folder has no images, or when there is no class folder at all.
+/// Image files are found recursively inside each class folder, and other files are ignored.
+/// Symbolic links to folders inside a class folder are not followed, because they can loop or
+/// pull in another class's images. Fails when a class folder has no images, or when there is
+/// no class folder at all.
 pub(crate) fn scan_classes(dir: &Path) -> Result<Vec<ClassFolder>, DataError> {
     let mut classes = Vec::new();
     for entry in read_dir_sorted(dir)? {
-        let name = entry
-            .file_name()
-            .and_then(|name| name.to_str())
-            .map(str::to_owned);
-        let Some(name) = name else {
+        let Some(file_name) = entry.file_name() else {
             continue;
         };
+        let name = file_name.to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
         }
@@ -60,8 +63,17 @@ pub(crate) fn scan_classes(dir: &Path) -> Result<Vec<ClassFolder>, DataError> {
         if entry.is_dir() {
             let mut files = Vec::new();
             collect_images(&entry, &mut files)?;
+            if files.is_empty() && name == MODEL_DIR {
+                continue;
+            }
             if files.is_empty() {
                 return Err(DataError::EmptyClass { path: entry });
+            }
+            if file_name.to_str().is_none() {
+                log::warn!(
+                    "class folder name {} is not valid UTF-8: the class is named {name:?}",
+                    entry.display()
+                );
             }
             classes.push(ClassFolder {
                 name,
@@ -86,7 +98,15 @@ pub(crate) fn scan_classes(dir: &Path) -> Result<Vec<ClassFolder>, DataError> {
 
 fn collect_images(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), DataError> {
     for entry in read_dir_sorted(dir)? {
-        if entry.is_dir() {
+        let link = std::fs::symlink_metadata(&entry)
+            .map_err(|source| DataError::io(&entry, source))?
+            .is_symlink();
+        if entry.is_dir() && link {
+            log::warn!(
+                "not following {}: a symbolic link to a folder",
+                entry.display()
+            );
+        } else if entry.is_dir() {
             collect_images(&entry, files)?;
         } else if is_image_file(&entry) {
             files.push(entry);

@@ -23,7 +23,8 @@ const MODEL_TENSOR: &str = "model";
 impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     /// Returns the file `save(name)` writes: `<path>/models/<name>.safetensors`.
     pub fn model_file(&self, name: &str) -> PathBuf {
-        self.path.join("models").join(format!("{name}.safetensors"))
+        let folder = self.path.join(fastburn_data::MODEL_DIR);
+        folder.join(format!("{name}.safetensors"))
     }
 
     /// Saves the model and the optimizer state to [`model_file(name)`](Self::model_file),
