@@ -24,12 +24,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
-    let mut file = builder.tempfile_in(folder)?;
+    let mut file = builder.tempfile_in(folder).map_err(without_path)?;
 
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|error| error.error)?;
+    file.write_all(bytes).map_err(without_path)?;
+    file.as_file().sync_all().map_err(without_path)?;
+    file.persist(path)
+        .map_err(|error| without_path(error.error))?;
     Ok(())
+}
+
+/// Drops the temporary file's random name that `tempfile` adds to an error's message, so the
+/// caller's message names only the file the user asked for.
+fn without_path(error: io::Error) -> io::Error {
+    // tempfile 3 formats its errors as "<cause> at path <temporary file>" and hides the cause
+    // from `source()`, so the cause is cut from the message.
+    let message = error.to_string();
+    match message.split_once(" at path ") {
+        Some((cause, _)) => io::Error::new(error.kind(), cause.to_owned()),
+        None => error,
+    }
 }
 
 #[cfg(test)]
@@ -63,7 +76,9 @@ mod tests {
     fn missing_folder_fails_without_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing/out.txt");
-        assert!(write_atomic(&path, b"x").is_err());
+        let error = write_atomic(&path, b"x").unwrap_err();
         assert!(!path.exists());
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(!error.to_string().contains(".fastburn-"), "{error}");
     }
 }
