@@ -52,12 +52,21 @@ pub struct InferenceLearner {
 impl CnnLearner {
     /// Writes everything `load_learner` needs to `path`, atomically.
     ///
-    /// Fails for a learner not built by `cnn_learner`, which has no architecture to record.
+    /// Fails for a learner not built by `cnn_learner`, which has no architecture to record,
+    /// and for data whose validation transforms are not fastai's default ones, which the file
+    /// does not record: `load_learner` would prepare images differently.
     pub fn export(&self, path: impl AsRef<Path>) -> Result<(), LearnerError> {
         let path = path.as_ref();
         let info = self.cnn_info.as_ref().ok_or_else(|| {
             LearnerError::invalid("learner", "export needs a learner built by cnn_learner")
         })?;
+        if self.data.valid_tfms() != get_transforms().1.as_slice() {
+            return Err(LearnerError::invalid(
+                "valid_tfms",
+                "export records only the default validation transforms of get_transforms(), \
+                 and these data use others; save the weights with `save` instead",
+            ));
+        }
 
         let mut metadata = HashMap::new();
         metadata.insert("format".to_string(), FORMAT.to_string());
@@ -113,6 +122,7 @@ pub fn load_learner(path: impl AsRef<Path>, device: &Device) -> Result<Inference
     let classes: Vec<String> = parse(field("classes")?, "classes", path)?;
     let stats: Option<([f32; 3], [f32; 3])> = parse(field("stats")?, "stats", path)?;
     let size: usize = parse(field("size")?, "size", path)?;
+    check_metadata(&head, &classes, stats.as_ref(), size).map_err(|reason| invalid(path, reason))?;
 
     let model = create_cnn(arch, head.n_classes, None, &head, device)
         .map_err(|error| invalid(path, error))?;
@@ -135,8 +145,7 @@ impl InferenceLearner {
     pub fn predict(&self, path: impl AsRef<Path>) -> Result<Prediction, LearnerError> {
         let path = path.as_ref();
         let decoded = open_image(path).map_err(|error| LearnerError::Data(error.to_string()))?;
-        // NOTE: assumes the data used fastai's default validation transforms (get_transforms);
-        // custom validation transforms are not recorded by `export`.
+        // `export` accepts only data with these default validation transforms.
         let (_, valid_tfms) = get_transforms();
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         let mut pixels = apply_tfms(&valid_tfms, &decoded, Some(self.size), &mut rng).data;
@@ -148,6 +157,35 @@ impl InferenceLearner {
         let output = self.model.forward(Tensor::from_data(data, &self.device));
         prediction(output, &self.classes)
     }
+}
+
+/// The largest image side `load_learner` accepts, so a damaged file cannot request an
+/// allocation of many gigabytes per image.
+const MAX_SIZE: usize = 8192;
+
+/// Checks what `predict` relies on: one class name per output, an image side in
+/// `1..=MAX_SIZE` and finite normalization statistics with positive deviations.
+fn check_metadata(
+    head: &HeadConfig,
+    classes: &[String],
+    stats: Option<&([f32; 3], [f32; 3])>,
+    size: usize,
+) -> Result<(), String> {
+    if classes.len() != head.n_classes {
+        let count = classes.len();
+        return Err(format!("{count} class names for a head with {} outputs", head.n_classes));
+    }
+    if !(1..=MAX_SIZE).contains(&size) {
+        return Err(format!("metadata `size` {size} is outside 1..={MAX_SIZE}"));
+    }
+    if let Some((mean, std)) = stats {
+        let finite = mean.iter().all(|value| value.is_finite());
+        let positive = std.iter().all(|value| value.is_finite() && *value > 0.0);
+        if !(finite && positive) {
+            return Err(format!("metadata `stats`: mean {mean:?} and std {std:?} must be finite, std above 0"));
+        }
+    }
+    Ok(())
 }
 
 fn prediction(output: Tensor<2>, classes: &[String]) -> Result<Prediction, LearnerError> {

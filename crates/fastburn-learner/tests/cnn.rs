@@ -83,3 +83,70 @@ fn pretrained_cnn_learner_trains_exports_and_predicts() {
     let missing = load_learner(folder.path().join("none.safetensors"), &device).unwrap_err();
     assert!(missing.to_string().contains("none.safetensors"), "{missing}");
 }
+
+#[test]
+fn export_rejects_custom_valid_tfms() {
+    let folder = tempfile::tempdir().unwrap();
+    write_colour_folder(folder.path(), 4);
+    let data = ImageDataBunch::from_folder(folder.path())
+        .size(16)
+        .batch_size(4)
+        .num_workers(1)
+        .valid_tfms(vec![fastburn_data::Transform::flip_lr(1.0)])
+        .build()
+        .unwrap();
+    let head = HeadConfig::new(0, 0);
+    let device = Device::default();
+    let learner = cnn_learner(data, Arch::ResNet18, None, &head, vec![accuracy()], &device).unwrap();
+
+    let export = folder.path().join("export.safetensors");
+    let error = learner.export(&export).unwrap_err();
+    assert!(error.to_string().contains("valid_tfms"), "{error}");
+    assert!(!export.exists());
+}
+
+/// Rewrites the export file at `path` with metadata `key` set to `value`.
+fn set_metadata(path: &Path, key: &str, value: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut metadata = header.metadata().clone().unwrap();
+    metadata.insert(key.to_string(), value.to_string());
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let model = file.tensor("model").unwrap();
+    let rewritten = safetensors::serialize([("model", model)], Some(metadata)).unwrap();
+    std::fs::write(path, rewritten).unwrap();
+}
+
+#[test]
+fn load_learner_rejects_bad_metadata() {
+    let folder = tempfile::tempdir().unwrap();
+    write_colour_folder(folder.path(), 4);
+    let data = ImageDataBunch::from_folder(folder.path())
+        .size(16)
+        .batch_size(4)
+        .num_workers(1)
+        .build()
+        .unwrap();
+    let head = HeadConfig::new(0, 0);
+    let device = Device::default();
+    let learner = cnn_learner(data, Arch::ResNet18, None, &head, vec![accuracy()], &device).unwrap();
+    let export = folder.path().join("export.safetensors");
+    learner.export(&export).unwrap();
+
+    let cases = [
+        ("size", "0", "size"),
+        ("size", "100000", "size"),
+        ("classes", r#"["red"]"#, "1 class names for a head with 2 outputs"),
+        ("stats", "[[0.5,0.5,0.5],[0.2,0.0,0.2]]", "stats"),
+        ("stats", "[[0.5,null,0.5],[0.2,0.2,0.2]]", "stats"),
+    ];
+    for (key, value, expected) in cases {
+        let damaged = folder.path().join("damaged.safetensors");
+        std::fs::copy(&export, &damaged).unwrap();
+        set_metadata(&damaged, key, value);
+        let error = load_learner(&damaged, &device).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains(expected), "{key}={value}: {message}");
+        assert!(message.contains("damaged.safetensors"), "{message}");
+    }
+}
