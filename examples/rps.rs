@@ -124,6 +124,9 @@ fn shared_weights(arch: Arch) -> Option<PathBuf> {
 }
 
 fn main() -> ExitCode {
+    // The library reports skipped images and early stops as `log` warnings. They are shown
+    // unless RUST_LOG sets another level.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
     let data = match locate_rps(args.data.as_deref()) {
         Ok(data) => data,

@@ -120,7 +120,8 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     /// optimizer stay in `f32`.
     ///
     /// It pays off only where the backend has fast float16 convolutions, as on GPUs. On the
-    /// Flex CPU backend it is slower than `f32`, because fastburn's gemm kernels are `f32` only.
+    /// Flex CPU backend it is slower than `f32`, because fastburn's convolution has no float16
+    /// products there and leaves float16 to Burn's.
     ///
     /// Fails when the learner's device has no float16 tensors.
     pub fn to_fp16(&mut self) -> Result<&mut Self, LearnerError> {
@@ -130,8 +131,10 @@ impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     /// Trains and predicts with the convolutions in bfloat16, like PyTorch's bfloat16
     /// autocast, with no loss scaling.
     ///
-    /// It pays off where the backend has fast bfloat16 convolutions: GPUs, and LibTorch,
-    /// whose oneDNN kernels use AMX on recent Xeons. On Flex it is slower than `f32`.
+    /// It pays off where the backend has fast bfloat16 convolutions: GPUs, LibTorch, whose
+    /// oneDNN kernels use AMX on recent Xeons, and Flex on processors with AMX, where
+    /// fastburn's convolution multiplies on the AMX tiles. On Flex without AMX it is slower
+    /// than `f32`.
     ///
     /// Fails when the learner's device has no bfloat16 tensors.
     pub fn to_bf16(&mut self) -> Result<&mut Self, LearnerError> {
