@@ -1,16 +1,19 @@
 //! Convolution → batch norm → optional residual addition → activation: the unit every block
 //! of the backbones is made of, as one call.
 //!
-//! At inference on Flex (no autodiff, `f32`), the batch norm folds into the convolution: its
-//! weight is scaled per output channel and its shift becomes a bias. The bias, the residual and
-//! the activation are then applied to each image's output right after its matrix product,
-//! while it is still in cache, instead of in three more passes over the whole activation.
-//! Everywhere else the layers run one after the other, as Burn's modules do.
+//! At inference (no autodiff), the batch norm folds into the convolution: its weight is scaled
+//! per output channel and its shift becomes a bias, which saves the batch norm's passes over
+//! the activation. On Flex (`f32`) the bias, the residual and the activation are then applied
+//! to each image's output right after its matrix product, while it is still in cache, instead
+//! of in three more passes over the whole activation. In training the layers run one after
+//! the other, as Burn's modules do.
 
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{relu, relu6};
+
+use super::conv_options;
 
 /// The activation at the end of [`conv_bn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +71,7 @@ impl Activation {
 ///
 /// `residual` must have the shape of the convolution's output. The result equals running
 /// [`super::forward`], [`BatchNorm::forward`], the addition and the activation in turn, to
-/// float rounding: at inference on Flex the batch norm is folded into the convolution (see the
+/// float rounding: at inference the batch norm is folded into the convolution (see the
 /// module documentation).
 pub fn conv_bn(
     conv: &Conv2d,
@@ -87,6 +90,13 @@ pub fn conv_bn(
         return super::inference::folded(conv, bn, input, residual, activation);
     }
 
+    if folds(&input) {
+        let (weight, bias) = fold_batch_norm(conv, bn);
+        let options = conv_options(conv, input.dims());
+        let output = super::conv2d(input, weight, Some(bias), options);
+        return add_activate(output, residual, activation);
+    }
+
     let output = super::forward(conv, input);
 
     #[cfg(feature = "flex")]
@@ -99,7 +109,36 @@ pub fn conv_bn(
         return crate::libtorch::batch_norm_act(bn, output, residual, activation);
     }
 
-    let output = bn.forward(output);
+    add_activate(bn.forward(output), residual, activation)
+}
+
+/// Returns whether [`conv_bn`] folds the batch norm into the convolution: fastburn's kernels
+/// are enabled (see [`super::GEMM_CONV_ENV`]) and the device has no autodiff, where Burn
+/// 0.22.1's `BatchNorm` normalises with its running statistics, the ones folded in.
+fn folds(input: &Tensor<4>) -> bool {
+    super::gemm_enabled() && !input.device().is_autodiff()
+}
+
+/// Returns `conv`'s weight and bias with `bn` folded in, using its running statistics:
+/// bn(y) = gamma · (y − mean) / sqrt(var + eps) + beta = scale · y + shift.
+pub(crate) fn fold_batch_norm(conv: &Conv2d, bn: &BatchNorm) -> (Tensor<4>, Tensor<1>) {
+    let weight = conv.weight.val();
+    let channels = weight.dims()[0];
+    let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+    let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+    let bias = match &conv.bias {
+        Some(bias) => shift + bias.val() * scale.clone(),
+        None => shift,
+    };
+    (weight * scale.reshape([channels, 1, 1, 1]), bias)
+}
+
+/// Returns `activation(output + residual)`, with `residual` left out when `None`.
+fn add_activate(
+    output: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    activation: Activation,
+) -> Tensor<4> {
     let output = match residual {
         Some(residual) => output + residual,
         None => output,
@@ -119,27 +158,29 @@ fn conv_bn_half(
     activation: Activation,
     dtype: burn::tensor::DType,
 ) -> Tensor<4> {
-    let options = super::conv_options(conv, input.dims());
+    let options = conv_options(conv, input.dims());
+    let residual = residual.map(|residual| residual.cast(dtype));
+    if folds(&input) {
+        let (weight, bias) = fold_batch_norm(conv, bn);
+        let input = input.cast(dtype);
+        let output = super::convolve(input, weight.cast(dtype), Some(bias.cast(dtype)), options);
+        return add_activate(output, residual, activation);
+    }
+
     let output = super::convolve(
         input.cast(dtype),
         conv.weight.val().cast(dtype),
         conv.bias.as_ref().map(|bias| bias.val().cast(dtype)),
         options,
     );
-
-    let residual = residual.map(|residual| residual.cast(dtype));
     if crate::libtorch::batch_norm_applies(bn, &output, residual.as_ref()) {
         return crate::libtorch::batch_norm_act(bn, output, residual, activation);
     }
 
-    // Burn's batch norm (inference, or a shape LibTorch rejects in training) computes in
-    // `f32`, so its result is cast back.
+    // Burn's batch norm (a shape LibTorch rejects in training) computes in `f32`, so its
+    // result is cast back.
     let output = bn
         .forward(output.cast(burn::tensor::DType::F32))
         .cast(dtype);
-    let output = match residual {
-        Some(residual) => output + residual,
-        None => output,
-    };
-    activation.apply(output)
+    add_activate(output, residual, activation)
 }

@@ -124,19 +124,9 @@ pub(super) fn folded(
     residual: Option<Tensor<4>>,
     activation: Activation,
 ) -> Tensor<4> {
-    let weight = conv.weight.val();
     let options = super::conv_options(conv, input.dims());
     let products = super::gemm_products().expect("`applies` checks the products");
-
-    // bn(y) = gamma · (y − mean) / sqrt(var + eps) + beta = scale · y + shift.
-    let channels = weight.dims()[0];
-    let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
-    let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
-    let bias = match &conv.bias {
-        Some(bias) => shift + bias.val() * scale.clone(),
-        None => shift,
-    };
-    let weight = weight * scale.reshape([channels, 1, 1, 1]);
+    let (weight, bias) = super::fused::fold_batch_norm(conv, bn);
 
     let output = match residual {
         Some(residual) => <Dispatch as FusedConvBackend>::fused_conv2d_add(
