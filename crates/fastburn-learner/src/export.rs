@@ -99,6 +99,7 @@ impl CnnLearner {
 
 /// Loads a learner written by [`CnnLearner::export`] onto `device`.
 pub fn load_learner(path: impl AsRef<Path>, device: &Device) -> Result<InferenceLearner, LearnerError> {
+    crate::keep_freed_memory();
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|error| LearnerError::io(path, error))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|error| invalid(path, error))?;

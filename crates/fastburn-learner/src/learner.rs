@@ -46,14 +46,16 @@ pub struct Learner<M: LearnerModel, D: LearnerData> {
 impl<M: LearnerModel, D: LearnerData> Learner<M, D> {
     /// Builds a learner with fastai v1's defaults: Adam (0.9, 0.99), eps 1e-8, wd 1e-2.
     ///
-    /// The model is moved to the autodiff version of its device. Fails when the model has no
-    /// layer groups or no parameters.
+    /// The model is moved to the autodiff version of its device, and glibc's malloc is set to
+    /// keep freed memory for the next step (see [`crate::keep_freed_memory`]). Fails when the
+    /// model has no layer groups or no parameters.
     pub fn new(
         data: D,
         model: M,
         loss: impl Loss + 'static,
         metrics: Vec<Box<dyn Metric>>,
     ) -> Result<Self, LearnerError> {
+        crate::keep_freed_memory();
         let device = model
             .devices()
             .first()

@@ -3,6 +3,7 @@
 //! [`freeze`](Learner::freeze)/[`unfreeze`](Learner::unfreeze), the learning-rate finder and
 //! callbacks.
 
+mod allocator;
 mod callback;
 pub mod callbacks;
 mod cnn;
@@ -30,6 +31,7 @@ mod save;
 pub mod schedule;
 mod validate;
 
+pub use allocator::{MALLOC_ENV, keep_freed_memory};
 pub use callback::{Callback, CallbackResult, EpochMetrics, LearnerRequest, TrainState};
 pub use cnn::{CnnLearner, cnn_learner};
 pub use data::{BatchIter, DataBatch, DataSourceError, LearnerData};
