@@ -168,6 +168,12 @@ impl ImageDataBunchBuilder {
         if train.is_empty() {
             return Err(DataError::NoImages { path: self.path });
         }
+        if valid.is_empty() {
+            log::warn!(
+                "the validation set of {} is empty, so fit reports no validation loss or metrics",
+                self.path.display()
+            );
+        }
 
         Ok(ImageDataBunch {
             path: self.path,
