@@ -87,6 +87,10 @@ struct Args {
     #[arg(long)]
     valid_pct: Option<f64>,
 
+    /// Name of the validation folder beside train/ (fastai's `valid`), such as `val`.
+    #[arg(long, default_value = "valid", conflicts_with = "valid_pct")]
+    valid: String,
+
     /// Leave out images that fail to decode (with a warning) instead of stopping.
     #[arg(long)]
     skip_corrupt: bool,
@@ -176,6 +180,7 @@ fn main() -> ExitCode {
     config.lr_find_iters = args.lr_find_iters;
     config.max_items = args.max_items;
     config.valid_pct = args.valid_pct;
+    config.valid = args.valid;
     config.seed = args.seed;
     config.skip_corrupt = args.skip_corrupt;
     config.num_workers = args.workers;

@@ -37,6 +37,9 @@ pub struct NotebookConfig {
     /// Fraction of the images in `data`'s class folders held out for validation (fastai's
     /// `valid_pct`), for a dataset without `train/` and `valid/` folders; `None` uses them.
     pub valid_pct: Option<f64>,
+    /// Name of the validation folder beside `train/` (fastai's `valid` argument), when
+    /// `valid_pct` is `None`.
+    pub valid: String,
     /// Seed of the split, the shuffling, the augmentations, the head's initial weights and
     /// the dropout masks. NOTE: Burn's random generator is shared by the whole process, so
     /// two runs in parallel threads of one process disturb each other's draws.
@@ -69,6 +72,7 @@ impl NotebookConfig {
             lr_find_iters: 100,
             max_items: None,
             valid_pct: None,
+            valid: "valid".to_string(),
             seed: 42,
             skip_corrupt: false,
             num_workers: None,

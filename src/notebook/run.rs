@@ -108,6 +108,7 @@ pub fn run_notebook(
     book.report.heading("Data");
     let split = match config.valid_pct {
         Some(pct) => format!("train='.', valid_pct={pct}, "),
+        None if config.valid != "valid" => format!("valid='{}', ", config.valid),
         None => String::new(),
     };
     book.code(&format!(
@@ -290,6 +291,7 @@ fn build_data(config: &NotebookConfig) -> Result<ImageDataBunch, DataError> {
     if let Some(pct) = config.valid_pct {
         builder = builder.valid_pct(pct);
     }
+    builder = builder.valid(&config.valid);
     if config.skip_corrupt {
         builder = builder.skip_corrupt(true);
     }
