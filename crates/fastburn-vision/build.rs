@@ -2,6 +2,7 @@
 //! needs that tch 0.22 does not bind. Without it there is nothing to build.
 
 fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
     #[cfg(feature = "tch")]
     libtorch::compile();
 }
@@ -18,18 +19,34 @@ mod libtorch {
     /// C++ ABI, so both halves agree on the layout of every standard-library type.
     pub fn compile() {
         println!("cargo:rerun-if-changed={SOURCE}");
-        for name in ["LIBTORCH_USE_PYTORCH", "LIBTORCH_CXX11_ABI", "VIRTUAL_ENV"] {
+        for name in [
+            "LIBTORCH_USE_PYTORCH",
+            "LIBTORCH_CXX11_ABI",
+            "LIBTORCH_INCLUDE",
+            "VIRTUAL_ENV",
+        ] {
             println!("cargo:rerun-if-env-changed={name}");
         }
 
-        // torch-sys (`links = "tch"`) tells its dependents where LibTorch's libraries are;
-        // the headers sit beside them in both a LibTorch archive and a PyTorch wheel.
-        let lib = env::var_os("DEP_TCH_LIBTORCH_LIB")
-            .map(PathBuf::from)
-            .expect("torch-sys reports LibTorch's library folder as DEP_TCH_LIBTORCH_LIB");
-        let root = lib
-            .parent()
-            .expect("LibTorch's library folder has a parent");
+        // torch-sys (`links = "tch"`) reports to its dependents where LibTorch's libraries are, on
+        // Linux and macOS only. The headers sit beside them in both a LibTorch archive and a
+        // PyTorch wheel, unless LIBTORCH_INCLUDE points elsewhere, which torch-sys honours
+        // when it does not link a Python install.
+        let Some(lib) = env::var_os("DEP_TCH_LIBTORCH_LIB").map(PathBuf::from) else {
+            panic!(
+                "torch-sys did not report LibTorch's library folder (DEP_TCH_LIBTORCH_LIB), \
+                 which it does on Linux and macOS only: fastburn's `tch` feature needs one of \
+                 those"
+            );
+        };
+        let from_python = env::var_os("LIBTORCH_USE_PYTORCH").is_some();
+        let root = match env::var_os("LIBTORCH_INCLUDE").filter(|_| !from_python) {
+            Some(include) => PathBuf::from(include),
+            None => lib
+                .parent()
+                .expect("LibTorch's library folder has a parent")
+                .to_path_buf(),
+        };
         let include = root.join("include");
 
         cc::Build::new()
@@ -64,7 +81,9 @@ mod libtorch {
             .unwrap_or_else(|error| {
                 panic!("failed to run {python} to read PyTorch's C++ ABI: {error}")
             });
-        let abi = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        // `import torch` may print lines of its own before the ABI.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let abi = stdout.lines().last().unwrap_or("").trim().to_owned();
         assert!(
             abi == "0" || abi == "1",
             "{python} did not report PyTorch's C++ ABI: {}",

@@ -332,6 +332,32 @@ fn one_value_per_channel_falls_back_to_burn() {
 }
 
 #[test]
+fn residual_gradient_not_shared() {
+    // Without an activation the residual's gradient equals the output's. Burn's addition
+    // below gives both of its operands one gradient tensor, so a residual gradient that
+    // aliased it would let Burn's in-place accumulation into `residual` change `other`'s.
+    let device = device();
+    let (conv, bn) = layer(4, &device);
+    let x = normal([2, 4, 5, 5], &device).require_grad();
+    let residual = normal([2, 4, 5, 5], &device).require_grad();
+    let other = normal([2, 4, 5, 5], &device).require_grad();
+    let probe = normal([2, 4, 5, 5], &device);
+    let second = normal([2, 4, 5, 5], &device);
+
+    let output = conv_bn(&conv, &bn, x, Some(residual.clone()), Activation::Identity);
+    let objective = ((output + other.clone()) * probe.clone()).sum()
+        + (residual.clone() * second.clone()).sum();
+    let grads = objective.backward();
+
+    let gradient = |tensor: &Tensor<4>| Tensor::<4>::from_inner(tensor.grad(&grads).unwrap());
+    let error = relative_error(gradient(&other).flatten::<1>(0, 3), probe.clone().flatten(0, 3));
+    assert!(error < 1e-6, "the other operand's gradient differs by {error}");
+    let expected = (probe + second).flatten::<1>(0, 3);
+    let error = relative_error(gradient(&residual).flatten::<1>(0, 3), expected);
+    assert!(error < 1e-6, "the residual's gradient differs by {error}");
+}
+
+#[test]
 fn bf16_conv_bn_keeps_bf16_activations() {
     // Under autocast on LibTorch the activations stay bf16 between layers, while the
     // gradients of the f32 parameters and the running statistics stay f32.

@@ -63,8 +63,12 @@ impl<const N: usize> Backward<LibTorch, N> for RecordedBackward<N> {
             .unwrap_or_else(|error| {
                 panic!("LibTorch's autograd failed in a backward pass: {error}")
             });
+        // An undefined gradient means the output does not depend on that input: zero, which
+        // Burn expresses by registering nothing.
         for (node, gradient) in nodes.into_iter().zip(gradients) {
-            grads.register::<LibTorch>(node.id, TchTensor::new(gradient));
+            if gradient.defined() {
+                grads.register::<LibTorch>(node.id, TchTensor::new(gradient));
+            }
         }
     }
 }

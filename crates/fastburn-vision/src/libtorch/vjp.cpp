@@ -12,14 +12,29 @@
 
 #include <torch/csrc/autograd/autograd.h>
 
+namespace {
+
+// Returned instead of a message when the message itself cannot be allocated, so a failure
+// never reads as success. fastburn_vjp_free_message does not free it.
+char OUT_OF_MEMORY[] = "out of memory while reporting a LibTorch autograd error";
+
+char *message(const char *text) {
+  char *copy = strdup(text);
+  return copy != nullptr ? copy : OUT_OF_MEMORY;
+}
+
+} // namespace
+
 extern "C" {
 
 // Writes to results[i] a new tensor with the gradient of `output` with respect to inputs[i],
 // given the gradient `grad` of `output`, or an undefined tensor where `output` does not
-// depend on it. The graph is freed. Returns null, or a message allocated with malloc.
+// depend on it. The graph is freed. Returns null, or a message to free with
+// fastburn_vjp_free_message, in which case `results` contains nothing to free.
 char *fastburn_vjp(const at::Tensor *output, const at::Tensor *grad,
                    const at::Tensor *const *inputs, size_t count,
                    at::Tensor **results) {
+  size_t written = 0;
   try {
     std::vector<at::Tensor> leaves;
     leaves.reserve(count);
@@ -30,17 +45,35 @@ char *fastburn_vjp(const at::Tensor *output, const at::Tensor *grad,
                                            /*retain_graph=*/false,
                                            /*create_graph=*/false,
                                            /*allow_unused=*/true);
-    for (size_t i = 0; i < count; ++i) {
-      results[i] = new at::Tensor(std::move(gradients[i]));
+
+    // An addition's backward passes `grad` itself on. Burn counts the owners of each
+    // gradient's memory and adds into a gradient in place when it counts one owner. A result
+    // sharing `grad`'s memory could then overwrite Burn's own copy, so it is copied.
+    for (; written < count; ++written) {
+      at::Tensor gradient = std::move(gradients[written]);
+      if (gradient.defined() && gradient.is_alias_of(*grad)) {
+        gradient = gradient.clone();
+      }
+      results[written] = new at::Tensor(std::move(gradient));
     }
     return nullptr;
   } catch (const std::exception &error) {
-    return strdup(error.what());
+    for (size_t i = 0; i < written; ++i) {
+      delete results[i];
+    }
+    return message(error.what());
   } catch (...) {
-    return strdup("unknown C++ exception");
+    for (size_t i = 0; i < written; ++i) {
+      delete results[i];
+    }
+    return message("unknown C++ exception");
   }
 }
 
 // Frees a message returned by fastburn_vjp.
-void fastburn_vjp_free_message(char *message) { std::free(message); }
+void fastburn_vjp_free_message(char *text) {
+  if (text != OUT_OF_MEMORY) {
+    std::free(text);
+  }
+}
 }

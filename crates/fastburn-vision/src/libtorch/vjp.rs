@@ -18,13 +18,15 @@ unsafe extern "C" {
 
 /// Returns the gradients of `output` with respect to each of `inputs`, given `grad`, the
 /// gradient of some objective with respect to `output`, and frees the graph that recorded
-/// `output`. An input `output` does not depend on gets an undefined tensor.
+/// `output`. An input `output` does not depend on gets an undefined tensor. No result shares
+/// memory with `grad`.
 pub(super) fn vector_jacobian(
     output: &tch::Tensor,
     grad: &tch::Tensor,
     inputs: &[&tch::Tensor],
 ) -> Result<Vec<tch::Tensor>, String> {
-    // LibTorch requires the gradient in the output's dtype, which Burn's may not be.
+    // Burn's gradient can come in another dtype than the output's; it is handed over in the
+    // output's, as PyTorch's own backward passes receive them.
     let converted = (grad.kind() != output.kind()).then(|| grad.to_kind(output.kind()));
     let grad = converted.as_ref().unwrap_or(grad);
 
