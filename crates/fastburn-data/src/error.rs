@@ -33,6 +33,18 @@ pub enum DataError {
         path: PathBuf,
     },
 
+    /// Two class folders have the same name once their names are read as UTF-8, which
+    /// replaces invalid bytes.
+    #[error("class folders {first} and {second} both read as class `{class}`; rename one")]
+    DuplicateClass {
+        /// The class name.
+        class: String,
+        /// The first folder.
+        first: PathBuf,
+        /// The second folder.
+        second: PathBuf,
+    },
+
     /// The validation split has a class folder that the training split lacks.
     #[error("class `{class}` of the validation set is missing from the training set: {path}")]
     UnknownValidClass {

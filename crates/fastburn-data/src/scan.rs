@@ -69,6 +69,16 @@ pub(crate) fn scan_classes(dir: &Path) -> Result<Vec<ClassFolder>, DataError> {
             if files.is_empty() {
                 return Err(DataError::EmptyClass { path: entry });
             }
+            if let Some(same) = classes
+                .iter()
+                .find(|class: &&ClassFolder| class.name == name)
+            {
+                return Err(DataError::DuplicateClass {
+                    class: name,
+                    first: same.path.clone(),
+                    second: entry,
+                });
+            }
             if file_name.to_str().is_none() {
                 log::warn!(
                     "class folder name {} is not valid UTF-8: the class is named {name:?}",
@@ -98,9 +108,8 @@ pub(crate) fn scan_classes(dir: &Path) -> Result<Vec<ClassFolder>, DataError> {
 
 fn collect_images(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), DataError> {
     for entry in read_dir_sorted(dir)? {
-        let link = std::fs::symlink_metadata(&entry)
-            .map_err(|source| DataError::io(&entry, source))?
-            .is_symlink();
+        // A file that vanished since the listing is no link, and the image check reports it.
+        let link = std::fs::symlink_metadata(&entry).is_ok_and(|metadata| metadata.is_symlink());
         if entry.is_dir() && link {
             log::warn!(
                 "not following {}: a symbolic link to a folder",

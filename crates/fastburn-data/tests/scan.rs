@@ -61,3 +61,28 @@ fn non_utf8_class_name_kept() {
     assert_eq!(data.train_len(), 4);
     assert_eq!(data.valid_len(), 2);
 }
+
+#[cfg(unix)]
+#[test]
+fn lossy_duplicate_class_rejected() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let root = tempfile::tempdir().unwrap();
+    make_dataset(root.path(), &["a"], &[("train", 1), ("valid", 1)]);
+    for name in [&b"cl\xfeass"[..], &b"cl\xffass"[..]] {
+        let folder = root
+            .path()
+            .join("train")
+            .join(std::ffi::OsStr::from_bytes(name));
+        std::fs::create_dir(&folder).unwrap();
+        write_solid_png(&folder.join("0.png"), 4, 4, [9, 9, 9]);
+    }
+
+    let error = ImageDataBunch::from_folder(root.path())
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, fastburn_data::DataError::DuplicateClass { .. }),
+        "{error:?}"
+    );
+}
