@@ -76,6 +76,8 @@ impl CnnLearner {
         let stats = self.data.stats().map(|stats| (stats.mean, stats.std));
         metadata.insert("stats".to_string(), json(&stats, path)?);
         metadata.insert("size".to_string(), self.data.size().to_string());
+        check_metadata(&info.head, self.data.classes(), stats.as_ref(), self.data.size())
+            .map_err(|reason| invalid(path, reason))?;
 
         let model_bytes = model_to_bytes(&self.model, path)?;
         let view = TensorView::new(Dtype::U8, vec![model_bytes.len()], &model_bytes)
@@ -99,7 +101,6 @@ impl CnnLearner {
 
 /// Loads a learner written by [`CnnLearner::export`] onto `device`.
 pub fn load_learner(path: impl AsRef<Path>, device: &Device) -> Result<InferenceLearner, LearnerError> {
-    crate::keep_freed_memory();
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|error| LearnerError::io(path, error))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|error| invalid(path, error))?;

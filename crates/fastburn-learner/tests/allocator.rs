@@ -4,8 +4,10 @@
 #[test]
 fn large_blocks_not_mapped() {
     fastburn_learner::keep_freed_memory();
-    // SAFETY: mallinfo2 only reads malloc's statistics.
-    let mapped = || unsafe { libc::mallinfo2() }.hblks;
+    // mallinfo rather than mallinfo2, which needs glibc 2.33. Its counts are `int`s, enough
+    // for the number of mapped blocks.
+    // SAFETY: mallinfo only reads malloc's statistics.
+    let mapped = || unsafe { libc::mallinfo() }.hblks;
 
     // The block is above glibc's largest mmap threshold (32 MiB). It is also below 64 MiB, the
     // heap size of the arenas of threads other than the main one, such as this test's. There
