@@ -36,16 +36,17 @@ fn write_colour_folder(root: &Path, n: usize) {
     }
 }
 
+/// Returns the builder of a DataBunch over `n` coloured images per class written into
+/// `folder`, at 16 px in batches of 4.
+fn colour_data(folder: &Path, n: usize) -> fastburn_data::ImageDataBunchBuilder {
+    write_colour_folder(folder, n);
+    ImageDataBunch::from_folder(folder).size(16).batch_size(4).num_workers(1)
+}
+
 #[test]
 fn pretrained_cnn_learner_trains_exports_and_predicts() {
     let folder = tempfile::tempdir().unwrap();
-    write_colour_folder(folder.path(), 8);
-    let data = ImageDataBunch::from_folder(folder.path())
-        .size(16)
-        .batch_size(4)
-        .num_workers(1)
-        .build()
-        .unwrap();
+    let data = colour_data(folder.path(), 8).build().unwrap();
     let weights = shared_dir().join("fixtures/resnet34-random.pth");
     let device = Device::default();
     let head = HeadConfig::new(0, 0);
@@ -87,11 +88,7 @@ fn pretrained_cnn_learner_trains_exports_and_predicts() {
 #[test]
 fn export_rejects_custom_valid_tfms() {
     let folder = tempfile::tempdir().unwrap();
-    write_colour_folder(folder.path(), 4);
-    let data = ImageDataBunch::from_folder(folder.path())
-        .size(16)
-        .batch_size(4)
-        .num_workers(1)
+    let data = colour_data(folder.path(), 4)
         .valid_tfms(vec![fastburn_data::Transform::flip_lr(1.0)])
         .build()
         .unwrap();
@@ -120,13 +117,7 @@ fn set_metadata(path: &Path, key: &str, value: &str) {
 #[test]
 fn load_learner_rejects_bad_metadata() {
     let folder = tempfile::tempdir().unwrap();
-    write_colour_folder(folder.path(), 4);
-    let data = ImageDataBunch::from_folder(folder.path())
-        .size(16)
-        .batch_size(4)
-        .num_workers(1)
-        .build()
-        .unwrap();
+    let data = colour_data(folder.path(), 4).build().unwrap();
     let head = HeadConfig::new(0, 0);
     let device = Device::default();
     let learner = cnn_learner(data, Arch::ResNet18, None, &head, vec![accuracy()], &device).unwrap();
