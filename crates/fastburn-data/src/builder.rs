@@ -200,6 +200,14 @@ impl ImageDataBunchBuilder {
         if self.size == 0 {
             return invalid("size", "must be at least 1 pixel");
         }
+        for (name, tfms) in [
+            ("train_tfms", &self.train_tfms),
+            ("valid_tfms", &self.valid_tfms),
+        ] {
+            if let Some(message) = tfms.iter().find_map(|tfm| tfm.check().err()) {
+                return invalid(name, &message);
+            }
+        }
         if self.batch_size == 0 {
             return invalid("batch_size", "must be at least 1");
         }

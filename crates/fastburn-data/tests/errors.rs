@@ -6,7 +6,10 @@ use std::io::Cursor;
 use std::path::Path;
 
 use common::{make_dataset, write_solid_png};
-use fastburn_data::{DataError, ImageCheck, ImageDataBunch, MAX_IMAGE_PIXELS, open_image};
+use fastburn_data::{
+    DataError, GetTransformsConfig, ImageCheck, ImageDataBunch, MAX_IMAGE_PIXELS, Transform,
+    open_image,
+};
 use image::{ImageFormat, Rgb, RgbImage};
 
 fn build(root: &Path) -> Result<ImageDataBunch, DataError> {
@@ -122,6 +125,16 @@ fn invalid_settings() {
         (
             ImageDataBunch::from_folder(root.path()).max_items(0),
             "max_items",
+        ),
+        (
+            ImageDataBunch::from_folder(root.path())
+                .ds_tfms(GetTransformsConfig::new().with_max_lighting(1.0).build()),
+            "train_tfms",
+        ),
+        (
+            ImageDataBunch::from_folder(root.path())
+                .valid_tfms(vec![Transform::flip_lr(f32::NAN)]),
+            "valid_tfms",
         ),
     ];
     for (builder, expected) in cases {

@@ -5,6 +5,7 @@
 //! resamples the source image once (bilinear, reflection padding) and applies the lighting
 //! transforms to the result, as fastai v1 does.
 
+mod check;
 mod geometry;
 mod get_transforms;
 mod lighting;
