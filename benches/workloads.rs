@@ -82,41 +82,23 @@ fn pipeline(c: &mut Criterion) {
     bench_workload(c, Workload::Pipeline, Precision::Fp32, "pipeline_224");
 }
 
+/// Benchmarks `workload` in `f32` as group `name` and with bfloat16 convolutions (the
+/// learner's `to_bf16()`) as `name_bf16`.
+fn bench_both_precisions(c: &mut Criterion, workload: Workload, name: &str) {
+    bench_workload(c, workload, Precision::Fp32, name);
+    bench_workload(c, workload, Precision::Bf16, &format!("{name}_bf16"));
+}
+
 fn inference(c: &mut Criterion) {
-    bench_workload(
-        c,
-        Workload::Inference,
-        Precision::Fp32,
-        "resnet34_inference_224",
-    );
-    bench_workload(
-        c,
-        Workload::Inference,
-        Precision::Bf16,
-        "resnet34_inference_224_bf16",
-    );
+    bench_both_precisions(c, Workload::Inference, "resnet34_inference_224");
 }
 
 fn train_frozen(c: &mut Criterion) {
-    let workload = Workload::TrainFrozen;
-    bench_workload(c, workload, Precision::Fp32, "resnet34_train_frozen_224");
-    bench_workload(
-        c,
-        workload,
-        Precision::Bf16,
-        "resnet34_train_frozen_224_bf16",
-    );
+    bench_both_precisions(c, Workload::TrainFrozen, "resnet34_train_frozen_224");
 }
 
 fn train_unfrozen(c: &mut Criterion) {
-    let workload = Workload::TrainUnfrozen;
-    bench_workload(c, workload, Precision::Fp32, "resnet34_train_unfrozen_224");
-    bench_workload(
-        c,
-        workload,
-        Precision::Bf16,
-        "resnet34_train_unfrozen_224_bf16",
-    );
+    bench_both_precisions(c, Workload::TrainUnfrozen, "resnet34_train_unfrozen_224");
 }
 
 criterion_group!(benches, pipeline, inference, train_frozen, train_unfrozen);

@@ -56,16 +56,16 @@ mod libtorch {
             .std("c++17")
             .include(&include)
             .include(include.join("torch/csrc/api/include"))
-            .define("_GLIBCXX_USE_CXX11_ABI", cxx11_abi().as_str())
+            .define("_GLIBCXX_USE_CXX11_ABI", cxx11_abi(from_python).as_str())
             .define("GLOG_USE_GLOG_EXPORT", None)
             .file(SOURCE)
             .compile("fastburn_vjp");
     }
 
     /// Returns the C++ ABI torch-sys 0.22 compiles with: PyTorch's own when it links a
-    /// Python install, otherwise `LIBTORCH_CXX11_ABI`, by default 1.
-    fn cxx11_abi() -> String {
-        if env::var_os("LIBTORCH_USE_PYTORCH").is_none() {
+    /// Python install (`from_python`), otherwise `LIBTORCH_CXX11_ABI`, by default 1.
+    fn cxx11_abi(from_python: bool) -> String {
+        if !from_python {
             return env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_owned());
         }
         let python = match env::var_os("VIRTUAL_ENV") {

@@ -228,19 +228,7 @@ fn skip_corrupt_drops_them() {
     let root = tempfile::tempdir().unwrap();
     make_dataset(root.path(), &["a", "b"], &[("train", 3), ("valid", 2)]);
     write_corrupt_files(&root.path().join("train/a"));
-
-    let data = ImageDataBunch::from_folder(root.path())
-        .skip_corrupt(true)
-        .build()
-        .unwrap();
-    assert_eq!(data.train_len(), 6);
-    assert_eq!(data.valid_len(), 4);
-}
-
-#[test]
-fn skip_corrupt_drops_truncated_jpeg() {
-    let root = tempfile::tempdir().unwrap();
-    make_dataset(root.path(), &["a", "b"], &[("train", 3), ("valid", 2)]);
+    // A truncated JPEG is reported by its own error variant, in both splits.
     let original = common::shared_dir().join("data/rps/train/rock/rock01-000.jpg");
     let bytes = std::fs::read(&original).unwrap();
     for split in ["train", "valid"] {

@@ -50,31 +50,31 @@ impl Transform {
 }
 
 fn finite(name: &str, range: Range) -> Result<(), String> {
-    match range.0.is_finite() && range.1.is_finite() {
-        true => Ok(()),
-        false => Err(format!("{name} {range:?} must be finite")),
+    if !(range.0.is_finite() && range.1.is_finite()) {
+        return Err(format!("{name} {range:?} must be finite"));
     }
+    Ok(())
 }
 
 fn within(name: &str, range: Range, low: f32, high: f32) -> Result<(), String> {
     let inside = |value: f32| (low..=high).contains(&value);
-    match inside(range.0) && inside(range.1) {
-        true => Ok(()),
-        false => Err(format!("{name} {range:?} must lie in [{low}, {high}]")),
+    if !(inside(range.0) && inside(range.1)) {
+        return Err(format!("{name} {range:?} must lie in [{low}, {high}]"));
     }
+    Ok(())
 }
 
 fn positive(name: &str, range: Range) -> Result<(), String> {
     finite(name, range)?;
-    match range.0 > 0.0 && range.1 > 0.0 {
-        true => Ok(()),
-        false => Err(format!("{name} {range:?} must be positive")),
+    if !(range.0 > 0.0 && range.1 > 0.0) {
+        return Err(format!("{name} {range:?} must be positive"));
     }
+    Ok(())
 }
 
 fn probability(p: f32) -> Result<(), String> {
-    match (0.0..=1.0).contains(&p) {
-        true => Ok(()),
-        false => Err(format!("probability {p} must lie in [0, 1]")),
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!("probability {p} must lie in [0, 1]"));
     }
+    Ok(())
 }

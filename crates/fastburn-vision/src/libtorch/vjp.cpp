@@ -18,7 +18,11 @@ namespace {
 // never reads as success. fastburn_vjp_free_message does not free it.
 char OUT_OF_MEMORY[] = "out of memory while reporting a LibTorch autograd error";
 
-char *message(const char *text) {
+// Frees the first `written` results and returns `text` as a message for the caller.
+char *fail(at::Tensor **results, size_t written, const char *text) {
+  for (size_t i = 0; i < written; ++i) {
+    delete results[i];
+  }
   char *copy = strdup(text);
   return copy != nullptr ? copy : OUT_OF_MEMORY;
 }
@@ -58,15 +62,9 @@ char *fastburn_vjp(const at::Tensor *output, const at::Tensor *grad,
     }
     return nullptr;
   } catch (const std::exception &error) {
-    for (size_t i = 0; i < written; ++i) {
-      delete results[i];
-    }
-    return message(error.what());
+    return fail(results, written, error.what());
   } catch (...) {
-    for (size_t i = 0; i < written; ++i) {
-      delete results[i];
-    }
-    return message("unknown C++ exception");
+    return fail(results, written, "unknown C++ exception");
   }
 }
 
