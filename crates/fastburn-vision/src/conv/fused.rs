@@ -115,7 +115,8 @@ pub fn conv_bn(
 /// Returns whether [`conv_bn`] folds the batch norm into the convolution. fastburn's kernels
 /// must be enabled (see [`super::GEMM_CONV_ENV`]) and the device must have no autodiff: there
 /// Burn 0.22.1's `BatchNorm` normalises with its running statistics, the ones folded in. The
-/// layer must also have at least as many output values as weights.
+/// layer must also have at least as many output values as weights, its output size estimated
+/// as "same" padding gives it, which is exact for ResNet and EfficientNet.
 ///
 /// Folding passes over every weight on each call, while the batch norm it replaces passes
 /// over every output value. With one image, ResNet34's last layers have 100 times more

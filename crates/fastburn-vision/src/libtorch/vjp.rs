@@ -25,8 +25,8 @@ pub(super) fn vector_jacobian(
     grad: &tch::Tensor,
     inputs: &[&tch::Tensor],
 ) -> Result<Vec<tch::Tensor>, String> {
-    // Burn's gradient can come in another dtype than the output's; it is handed over in the
-    // output's, as PyTorch's own backward passes receive them.
+    // Burn's gradient can come in another dtype than the output's. It is handed over in the
+    // output's dtype, as PyTorch's own backward passes receive it.
     let converted = (grad.kind() != output.kind()).then(|| grad.to_kind(output.kind()));
     let grad = converted.as_ref().unwrap_or(grad);
 
@@ -54,7 +54,7 @@ pub(super) fn vector_jacobian(
         return Err(text);
     }
     // SAFETY: on success each entry is a tensor the shim allocated with `new`, which
-    // `tch::Tensor`'s drop frees with `delete`; each is wrapped exactly once.
+    // `tch::Tensor`'s drop frees with `delete`. `into_iter` wraps each one once.
     Ok(results
         .into_iter()
         .map(|pointer| unsafe { tch::Tensor::from_ptr(pointer) })
