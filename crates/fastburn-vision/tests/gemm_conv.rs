@@ -134,6 +134,42 @@ fn cases() -> Vec<Case> {
             [1, 1],
             false,
         ),
+        // 3×3 stride 1 with 16 channels or more, which Winograd's algorithm computes: outputs
+        // that are not whole 4×4 tiles, channels that are not whole vector blocks, uneven
+        // padding, padding wider than 2 (where only the forward pass uses it), and a single
+        // image.
+        case(
+            [3, 17, 13, 10],
+            [20, 17, 3, 3],
+            [1, 1],
+            [(1, 1), (1, 1)],
+            [1, 1],
+            true,
+        ),
+        case(
+            [2, 16, 9, 7],
+            [16, 16, 3, 3],
+            [1, 1],
+            [(2, 0), (0, 1)],
+            [1, 1],
+            false,
+        ),
+        case(
+            [2, 16, 5, 6],
+            [18, 16, 3, 3],
+            [1, 1],
+            [(3, 0), (1, 1)],
+            [1, 1],
+            false,
+        ),
+        case(
+            [1, 32, 8, 8],
+            [16, 32, 3, 3],
+            [1, 1],
+            [(1, 1), (1, 1)],
+            [1, 1],
+            false,
+        ),
     ]
 }
 

@@ -15,6 +15,7 @@ use super::fused::Activation;
 use super::geometry::{ConvGeometry, Products};
 use super::group;
 use super::matrix::{Lhs, Matrix, matmul};
+use super::winograd;
 
 /// Chooses whether a batch runs one image per thread, with single-threaded products, or image
 /// after image, with each product on all threads.
@@ -127,6 +128,11 @@ pub fn forward_with(
     epilogue: Option<&Epilogue>,
     output: &mut [f32],
 ) {
+    if winograd::applies(geometry) {
+        winograd::forward(geometry, input, weight, epilogue, output);
+        return;
+    }
+
     let rows = geometry.column_rows();
     let pixels = geometry.output_pixels();
     let group = group::size(geometry.batch, pixels);
@@ -165,6 +171,11 @@ pub fn backward_input(
     grad_output: &[f32],
     grad_input: &mut [f32],
 ) {
+    if winograd::applies_to_input_grad(geometry) {
+        winograd::backward_input(geometry, weight, grad_output, grad_input);
+        return;
+    }
+
     let rows = geometry.column_rows();
     let pixels = geometry.output_pixels();
     let group = group::size(geometry.batch, pixels);

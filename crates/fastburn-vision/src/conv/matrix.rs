@@ -24,6 +24,15 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// Views `data` as a row-major matrix whose rows start `row_stride` elements apart.
+    pub(super) fn strided(data: &'a [f32], row_stride: usize) -> Self {
+        Self {
+            data,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
     /// Views `data`, a row-major matrix with `cols` columns, as its transpose.
     pub(super) fn transposed(data: &'a [f32], cols: usize) -> Self {
         Self {

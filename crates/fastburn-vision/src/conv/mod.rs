@@ -26,6 +26,8 @@ mod inference;
 mod kernel;
 #[cfg(feature = "flex")]
 mod matrix;
+#[cfg(feature = "flex")]
+mod winograd;
 
 pub use autocast::{autocast, autocast_dtype};
 #[cfg(feature = "flex")]
@@ -35,6 +37,8 @@ pub(crate) use extension::with_values;
 pub use fused::{Activation, conv_bn};
 #[cfg(feature = "flex")]
 use geometry::Products;
+#[cfg(feature = "flex")]
+pub use winograd::WINOGRAD_ENV;
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -143,15 +147,22 @@ pub const AMX_ENV: &str = "FASTBURN_AMX";
 /// cannot follow it.
 #[cfg(feature = "flex")]
 fn gemm_products() -> Option<Products> {
-    static AMX: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let amx = *AMX.get_or_init(|| {
-        std::env::var(AMX_ENV).map_or(true, |value| value.trim() != "0") && amx::available()
-    });
     match autocast_dtype() {
         None | Some(DType::F32) => Some(Products::F32),
-        Some(DType::BF16) if amx => Some(Products::Bf16),
+        Some(DType::BF16) if bf16_on_amx() => Some(Products::Bf16),
         Some(_) => None,
     }
+}
+
+/// Returns whether a bfloat16 [`autocast`] on Flex multiplies on the AMX tiles in this
+/// process, with `f32` sums: the processor has AMX and [`AMX_ENV`] is not `0`. Otherwise
+/// such convolutions run Burn's bfloat16 `conv2d`, which rounds its outputs to bfloat16.
+#[cfg(feature = "flex")]
+pub fn bf16_on_amx() -> bool {
+    static AMX: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AMX.get_or_init(|| {
+        std::env::var(AMX_ENV).map_or(true, |value| value.trim() != "0") && amx::available()
+    })
 }
 
 /// Adds a per-channel bias to a convolution's output.

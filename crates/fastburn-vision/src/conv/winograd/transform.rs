@@ -1,0 +1,251 @@
+//! The weight, input and output transforms of Winograd's F(4×4, 3×3), computed on blocks of
+//! [`LANES`] channels so that every arithmetic step is one vector operation.
+//!
+//! With the interpolation points 0, ±1, ±2 and ∞, a 6×6 input tile `d` and a 3×3 kernel `g`
+//! give the 4×4 output tile `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`, where `⊙` multiplies element by
+//! element. The matrices below are the usual ones for these points. The unit tests check the
+//! results against a direct sum. Each 2-D transform below is its 1-D
+//! transform applied to the tile's columns and then to its rows.
+
+/// Channels per vector block: one AVX-512 register of `f32`.
+pub(super) const LANES: usize = 16;
+
+/// One value per channel of a block.
+type Lanes = [f32; LANES];
+
+/// Input and transformed tiles are 6×6.
+pub(super) const TILE: usize = 6;
+
+/// Output tiles are 4×4.
+pub(super) const OUT: usize = 4;
+
+/// Transformed positions per tile, each one matrix product.
+pub(super) const POSITIONS: usize = TILE * TILE;
+
+/// `Bᵀ d` for one column of six inputs.
+#[inline(always)]
+fn input_1d([d0, d1, d2, d3, d4, d5]: [f32; TILE]) -> [f32; TILE] {
+    [
+        4.0 * d0 - 5.0 * d2 + d4,
+        -4.0 * (d1 + d2) + d3 + d4,
+        4.0 * (d1 - d2) - d3 + d4,
+        2.0 * (d3 - d1) - d2 + d4,
+        2.0 * (d1 - d3) - d2 + d4,
+        4.0 * d1 - 5.0 * d3 + d5,
+    ]
+}
+
+/// `Aᵀ m` for one column of six transformed values.
+#[inline(always)]
+fn output_1d([m0, m1, m2, m3, m4, m5]: [f32; TILE]) -> [f32; OUT] {
+    let (sum12, diff12) = (m1 + m2, m1 - m2);
+    let (sum34, diff34) = (m3 + m4, m3 - m4);
+    [
+        m0 + sum12 + sum34,
+        diff12 + 2.0 * diff34,
+        sum12 + 4.0 * sum34,
+        diff12 + 8.0 * diff34 + m5,
+    ]
+}
+
+/// `G g` for one column of three kernel taps.
+#[inline(always)]
+fn weight_1d([g0, g1, g2]: [f32; 3]) -> [f32; TILE] {
+    [
+        g0 / 4.0,
+        -(g0 + g1 + g2) / 6.0,
+        -(g0 - g1 + g2) / 6.0,
+        g0 / 24.0 + g1 / 12.0 + g2 / 6.0,
+        g0 / 24.0 - g1 / 12.0 + g2 / 6.0,
+        g2,
+    ]
+}
+
+/// Applies `transform`, a 1-D transform from `N` to `M` values, to the columns of the `N×N`
+/// tile `tile` and then to the rows of the result, lane by lane, giving an `M×M` tile.
+/// Written as plain loops over fixed-size arrays so that the lane loops vectorize.
+#[inline(always)]
+fn both_axes<const N: usize, const M: usize>(
+    tile: &[[Lanes; N]; N],
+    transform: fn([f32; N]) -> [f32; M],
+) -> [[Lanes; M]; M] {
+    let mut columns = [[[0.0; LANES]; N]; M];
+    for column in 0..N {
+        for lane in 0..LANES {
+            let mut values = [0.0; N];
+            for row in 0..N {
+                values[row] = tile[row][column][lane];
+            }
+            let out = transform(values);
+            for row in 0..M {
+                columns[row][column][lane] = out[row];
+            }
+        }
+    }
+
+    let mut out = [[[0.0; LANES]; M]; M];
+    for row in 0..M {
+        for lane in 0..LANES {
+            let mut values = [0.0; N];
+            for column in 0..N {
+                values[column] = columns[row][column][lane];
+            }
+            let result = transform(values);
+            for column in 0..M {
+                out[row][column][lane] = result[column];
+            }
+        }
+    }
+    out
+}
+
+/// Copies `block` values from `source` at `at` into `lanes`, a fixed-size copy when the
+/// block is whole. The lanes past a partial block are left as they are: they only reach
+/// lanes that [`store`] drops.
+#[inline(always)]
+fn load(lanes: &mut Lanes, source: &[f32], at: usize, block: usize) {
+    if block == LANES {
+        lanes.copy_from_slice(&source[at..at + LANES]);
+    } else {
+        lanes[..block].copy_from_slice(&source[at..at + block]);
+    }
+}
+
+/// Copies the first `block` lanes of `lanes` into `target` at `at`.
+#[inline(always)]
+fn store(lanes: &Lanes, target: &mut [f32], at: usize, block: usize) {
+    if block == LANES {
+        target[at..at + LANES].copy_from_slice(lanes);
+    } else {
+        target[at..at + block].copy_from_slice(&lanes[..block]);
+    }
+}
+
+/// Where one tile's values are read or written: `offset` plus `row * row_stride + column *
+/// column_stride`, each entry a run of channels.
+#[derive(Clone, Copy)]
+pub(super) struct TileLayout {
+    pub offset: usize,
+    pub row_stride: usize,
+    pub column_stride: usize,
+}
+
+impl TileLayout {
+    fn at(&self, row: usize, column: usize) -> usize {
+        self.offset + row * self.row_stride + column * self.column_stride
+    }
+}
+
+/// Where the 3×3 kernels of one input channel lie in a weight: output channel `o`'s nine
+/// taps start at `first + o * stride`, row-major, and are read rotated by 180 degrees when
+/// `flipped`.
+#[derive(Clone, Copy)]
+pub(super) struct KernelLayout {
+    pub first: usize,
+    pub stride: usize,
+    pub flipped: bool,
+}
+
+/// Runs `$body` compiled for AVX-512 or AVX2 when the processor has it, so that the
+/// `[f32; LANES]` loops become vector instructions, and for the baseline target otherwise.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        $(#[$meta])*
+        pub(super) fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $body
+
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn avx512($($arg: $ty),*) { generic($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) { generic($($arg),*) }
+
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the processor has AVX-512F, checked on the line above.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the processor has AVX2 and FMA, checked above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            generic($($arg),*)
+        }
+    };
+}
+
+multiversion! {
+    /// Transforms one input tile: reads 6×6 runs of `channels` values from `source` at
+    /// `from` and writes the 36 transformed runs to `target` at `to`, as 6 rows of 6.
+    input_tile(source: &[f32], from: TileLayout, target: &mut [f32], to: TileLayout, channels: usize) {
+        for first in (0..channels).step_by(LANES) {
+            let block = LANES.min(channels - first);
+            let mut tile = [[[0.0; LANES]; TILE]; TILE];
+            for (row, values) in tile.iter_mut().enumerate() {
+                for (column, lanes) in values.iter_mut().enumerate() {
+                    load(lanes, source, from.at(row, column) + first, block);
+                }
+            }
+
+            let out = both_axes(&tile, input_1d);
+            for (row, values) in out.iter().enumerate() {
+                for (column, lanes) in values.iter().enumerate() {
+                    store(lanes, target, to.at(row, column) + first, block);
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Transforms one tile of products back: reads 36 runs of `channels` values from
+    /// `source` at `from` and writes the first `rows` rows and `columns` columns of the 4×4
+    /// output tile to `target` at `to`.
+    output_tile(source: &[f32], from: TileLayout, target: &mut [f32], to: TileLayout, channels: usize, rows: usize, columns: usize) {
+        for first in (0..channels).step_by(LANES) {
+            let block = LANES.min(channels - first);
+            let mut tile = [[[0.0; LANES]; TILE]; TILE];
+            for (row, values) in tile.iter_mut().enumerate() {
+                for (column, lanes) in values.iter_mut().enumerate() {
+                    load(lanes, source, from.at(row, column) + first, block);
+                }
+            }
+
+            let out = both_axes(&tile, output_1d);
+            for (row, values) in out.iter().enumerate().take(rows) {
+                for (column, lanes) in values.iter().enumerate().take(columns) {
+                    store(lanes, target, to.at(row, column) + first, block);
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Transforms the 3×3 kernels of one input channel, as `from` places them, for
+    /// `outputs` output channels, and writes the 36 transformed runs of `outputs` values to
+    /// `target` at `to`.
+    weight_tile(weight: &[f32], from: KernelLayout, target: &mut [f32], to: TileLayout, outputs: usize) {
+        for start in (0..outputs).step_by(LANES) {
+            let block = LANES.min(outputs - start);
+            let mut tile = [[[0.0; LANES]; 3]; 3];
+            for (tap, lanes) in tile.as_flattened_mut().iter_mut().enumerate() {
+                let tap = if from.flipped { 8 - tap } else { tap };
+                for (lane, value) in lanes.iter_mut().take(block).enumerate() {
+                    *value = weight[from.first + (start + lane) * from.stride + tap];
+                }
+            }
+
+            let out = both_axes(&tile, weight_1d);
+            for (row, values) in out.iter().enumerate() {
+                for (column, lanes) in values.iter().enumerate() {
+                    store(lanes, target, to.at(row, column) + start, block);
+                }
+            }
+        }
+    }
+}
