@@ -52,18 +52,28 @@ impl Activation {
         }
     }
 
-    /// Returns the gradient before the activation from its `output` and the gradient after
-    /// it. As in PyTorch, the gradient passes where the output is strictly inside the
-    /// activation's linear range or NaN. Burn 0.22.1 also passes it for NaN, and its `relu6`
-    /// (a clamp) passes it at exactly 0 and 6 too.
+    /// Writes the gradient before the activation into `into`, from its `output` and the
+    /// gradient after it, value by value. As in PyTorch, the gradient passes where the output
+    /// is strictly inside the activation's linear range or NaN. Burn 0.22.1 also passes it
+    /// for NaN, and its `relu6` (a clamp) passes it at exactly 0 and 6 too.
     #[cfg(feature = "flex")]
-    pub(crate) fn gradient(self, output: f32, grad: f32) -> f32 {
-        let passes = match self {
-            Activation::Identity => true,
-            Activation::Relu => output.is_nan() || output > 0.0,
-            Activation::Relu6 => output.is_nan() || (output > 0.0 && output < 6.0),
-        };
-        if passes { grad } else { 0.0 }
+    pub(crate) fn gradient_into(self, output: &[f32], grad: &[f32], into: &mut [f32]) {
+        // One loop per activation, so that each compiles to vector selects.
+        match self {
+            Activation::Identity => into.copy_from_slice(grad),
+            Activation::Relu => {
+                for ((into, &output), &grad) in into.iter_mut().zip(output).zip(grad) {
+                    let passes = output > 0.0 || output.is_nan();
+                    *into = if passes { grad } else { 0.0 };
+                }
+            }
+            Activation::Relu6 => {
+                for ((into, &output), &grad) in into.iter_mut().zip(output).zip(grad) {
+                    let passes = (output > 0.0 && output < 6.0) || output.is_nan();
+                    *into = if passes { grad } else { 0.0 };
+                }
+            }
+        }
     }
 }
 

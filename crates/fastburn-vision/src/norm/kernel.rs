@@ -233,9 +233,7 @@ pub fn backward(
         .zip(output.par_chunks(pixels))
         .zip(grad_output.par_chunks(pixels))
         .for_each(|((grad_y, output), grad_output)| {
-            for ((grad_y, &output), &grad) in grad_y.iter_mut().zip(output).zip(grad_output) {
-                *grad_y = activation.gradient(output, grad);
-            }
+            activation.gradient_into(output, grad_output, grad_y);
         });
 
     let planes = x.len() / pixels;
