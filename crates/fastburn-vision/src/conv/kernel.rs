@@ -213,6 +213,11 @@ pub fn backward_weight(
     grad_output: &[f32],
     grad_weight: &mut [f32],
 ) {
+    if winograd::applies(geometry) {
+        winograd::backward_weight(geometry, input, grad_output, grad_weight);
+        return;
+    }
+
     let rows = geometry.column_rows();
     let pixels = geometry.output_pixels();
     let out_len = geometry.channels_out * pixels;
@@ -318,7 +323,7 @@ impl WeightGradLayout {
 /// returns the sums added up. Each thread takes one contiguous run of indices into one buffer
 /// of `len` zeros. A fold over rayon's adaptive splits had zeroed two buffers per split, 9 MiB
 /// each for the last stage's weight gradient.
-fn sum_in_parallel(
+pub(super) fn sum_in_parallel(
     count: usize,
     len: usize,
     accumulate: impl Fn(usize, &mut [f32]) + Sync + Send,

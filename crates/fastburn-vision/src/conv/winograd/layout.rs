@@ -147,4 +147,43 @@ impl Shape {
             }
         }
     }
+
+    /// Copies a `[channels_out, rows, columns]` output-shaped image channels last, the
+    /// reverse of [`Self::channels_first`].
+    pub fn channels_last(&self, image: &[f32], target: &mut [f32]) {
+        let [rows, columns] = self.output;
+        let channels = self.channels_out;
+        for row in 0..rows {
+            let line = &mut target[row * columns * channels..(row + 1) * columns * channels];
+            for (channel, plane) in image.chunks_exact(rows * columns).enumerate() {
+                let values = &plane[row * columns..(row + 1) * columns];
+                for (column, value) in values.iter().enumerate() {
+                    line[column * channels + channel] = *value;
+                }
+            }
+        }
+    }
+
+    /// Transforms the output-gradient tiles of one channels-last image into `tiles`, a
+    /// `[tiles, 36, channels_out]` matrix, from tile `first` on. Tile positions past the
+    /// output's edge get a zero gradient: the forward pass computed and dropped them.
+    pub fn transform_grad_output(&self, image: &[f32], first: usize, tiles: &mut [f32]) {
+        let [rows, columns] = self.output;
+        let channels = self.channels_out;
+        for tile in 0..self.tiles_per_image() {
+            let (down, across) = (tile / self.tiles[1], tile % self.tiles[1]);
+            let from = TileLayout {
+                offset: (down * OUT * columns + across * OUT) * channels,
+                row_stride: columns * channels,
+                column_stride: channels,
+            };
+            let to = TileLayout {
+                offset: (first + tile) * POSITIONS * channels,
+                row_stride: TILE * channels,
+                column_stride: channels,
+            };
+            let inside = [rows - down * OUT, columns - across * OUT].map(|left| left.min(OUT));
+            transform::grad_output_tile(image, from, tiles, to, channels, inside[0], inside[1]);
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! Winograd's F(4×4, 3×3) for the `f32` convolutions with a 3×3 kernel and stride 1, which
-//! make up most of ResNet34's work, and for their input gradients.
+//! make up most of ResNet34's work, and for both their gradients.
 //!
 //! im2col + gemm takes 9 multiplications per output pixel and channel pair, 144 per 4×4 block
 //! of outputs. Here such a block takes 36: the input is cut into
@@ -18,6 +18,7 @@ mod layout;
 #[cfg(test)]
 mod tests;
 mod transform;
+mod weight_grad;
 
 use std::cell::RefCell;
 
@@ -29,6 +30,7 @@ use super::kernel::{Epilogue, plan, with_columns};
 use super::matrix::{Matrix, matmul};
 use layout::Shape;
 use transform::{KernelLayout, OUT, POSITIONS, TILE, TileLayout};
+pub(super) use weight_grad::backward_weight;
 
 /// The environment variable that sends 3×3 stride-1 convolutions to im2col + gemm instead of
 /// Winograd's algorithm when set to `0`. Read once per process.

@@ -1,8 +1,8 @@
-//! Winograd's convolution and input gradient against a direct `f64` sum, over sizes that are
+//! Winograd's convolution and both its gradients against a direct `f64` sum, over sizes that are
 //! and are not whole tiles, channel counts that are and are not whole vector blocks, uneven
 //! padding and grouped images.
 
-use super::{backward_input, forward};
+use super::{backward_input, backward_weight, forward};
 use crate::conv::geometry::{ConvGeometry, Products};
 
 /// Values in [-1, 1) from a fixed linear congruential sequence, so failures repeat.
@@ -110,6 +110,42 @@ fn direct_input_grad(geometry: &ConvGeometry, weight: &[f32], grad_output: &[f32
     grad
 }
 
+/// `grad_weight[o][c][i][j] = Σ grad_output[n][o][y][x] · input[n][c][y + i - top][x + j -
+/// left]` in `f64`.
+fn direct_weight_grad(geometry: &ConvGeometry, input: &[f32], grad_output: &[f32]) -> Vec<f64> {
+    let [rows, columns] = geometry.input;
+    let [out_rows, out_columns] = geometry.output().unwrap();
+    let [top, left] = geometry.padding_begin;
+    let (inputs, outputs) = (geometry.channels_in, geometry.channels_out);
+    let mut grad = vec![0.0f64; outputs * inputs * 9];
+    for n in 0..geometry.batch {
+        for o in 0..outputs {
+            for y in 0..out_rows {
+                for x in 0..out_columns {
+                    let value = f64::from(
+                        grad_output[((n * outputs + o) * out_rows + y) * out_columns + x],
+                    );
+                    for c in 0..inputs {
+                        for i in 0..3 {
+                            for j in 0..3 {
+                                let (row, column) =
+                                    ((y + i).wrapping_sub(top), (x + j).wrapping_sub(left));
+                                if row < rows && column < columns {
+                                    let pixel = f64::from(
+                                        input[((n * inputs + c) * rows + row) * columns + column],
+                                    );
+                                    grad[((o * inputs + c) * 3 + i) * 3 + j] += value * pixel;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    grad
+}
+
 /// Returns the largest difference relative to the largest expected magnitude.
 fn relative_error(actual: &[f32], expected: &[f64]) -> f64 {
     assert_eq!(actual.len(), expected.len(), "lengths differ");
@@ -188,6 +224,27 @@ fn input_grad_matches_direct_sum() {
         assert!(
             error < 1e-5,
             "case {index}: input gradient differs by {error} relative"
+        );
+    }
+}
+
+#[test]
+fn weight_grad_matches_direct_sum() {
+    let mut cases = CASES.to_vec();
+    cases.push((2, [16, 16], [4, 5], [[3, 0], [0, 3]]));
+    for (index, &(batch, channels, input, padding)) in cases.iter().enumerate() {
+        let geometry = geometry(batch, channels, input, padding);
+        let [rows, columns] = geometry.output().unwrap();
+        let x = values(batch * geometry.input_len(), 400 + index as u64);
+        let grad_output = values(batch * channels[1] * rows * columns, 500 + index as u64);
+        let mut grad_weight = vec![f32::NAN; channels[1] * channels[0] * 9];
+        backward_weight(&geometry, &x, &grad_output, &mut grad_weight);
+
+        let expected = direct_weight_grad(&geometry, &x, &grad_output);
+        let error = relative_error(&grad_weight, &expected);
+        assert!(
+            error < 1e-5,
+            "case {index}: weight gradient differs by {error} relative"
         );
     }
 }

@@ -61,6 +61,24 @@ fn weight_1d([g0, g1, g2]: [f32; 3]) -> [f32; TILE] {
     ]
 }
 
+/// `A y` for one column of four output gradients: the adjoint of [`output_1d`].
+#[inline(always)]
+fn grad_output_1d([y0, y1, y2, y3]: [f32; OUT]) -> [f32; TILE] {
+    let (even, odd) = (y0 + y2, y1 + y3);
+    let (even4, odd2) = (y0 + 4.0 * y2, 2.0 * y1 + 8.0 * y3);
+    [y0, even + odd, even - odd, even4 + odd2, even4 - odd2, y3]
+}
+
+/// `Gᵀ u` for one column of six weight-gradient values: the adjoint of [`weight_1d`].
+#[inline(always)]
+fn grad_weight_1d([u0, u1, u2, u3, u4, u5]: [f32; TILE]) -> [f32; 3] {
+    [
+        u0 / 4.0 - (u1 + u2) / 6.0 + (u3 + u4) / 24.0,
+        (u2 - u1) / 6.0 + (u3 - u4) / 12.0,
+        (u3 + u4 - u1 - u2) / 6.0 + u5,
+    ]
+}
+
 /// Applies `transform`, a 1-D transform from `N` to `M` values, to the columns of the `N×N`
 /// tile `tile` and then to the rows of the result, lane by lane, giving an `M×M` tile.
 /// Written as plain loops over fixed-size arrays so that the lane loops vectorize.
@@ -244,6 +262,55 @@ multiversion! {
             for (row, values) in out.iter().enumerate() {
                 for (column, lanes) in values.iter().enumerate() {
                     store(lanes, target, to.at(row, column) + start, block);
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Transforms one tile of output gradients: reads the first `rows` rows and `columns`
+    /// columns of 4×4 runs of `channels` values from `source` at `from`, with zeros past
+    /// them, and writes the 36 transformed runs to `target` at `to`, as 6 rows of 6.
+    grad_output_tile(source: &[f32], from: TileLayout, target: &mut [f32], to: TileLayout, channels: usize, rows: usize, columns: usize) {
+        for first in (0..channels).step_by(LANES) {
+            let block = LANES.min(channels - first);
+            let mut tile = [[[0.0; LANES]; OUT]; OUT];
+            for (row, values) in tile.iter_mut().enumerate().take(rows) {
+                for (column, lanes) in values.iter_mut().enumerate().take(columns) {
+                    load(lanes, source, from.at(row, column) + first, block);
+                }
+            }
+
+            let out = both_axes(&tile, grad_output_1d);
+            for (row, values) in out.iter().enumerate() {
+                for (column, lanes) in values.iter().enumerate() {
+                    store(lanes, target, to.at(row, column) + first, block);
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Transforms the weight gradient of one input channel back: reads 36 runs of `outputs`
+    /// values from `source` at `from`, as 6 rows of 6, and writes each output channel's 3×3
+    /// taps into `weight` where `to` places them.
+    grad_weight_tile(source: &[f32], from: TileLayout, weight: &mut [f32], to: KernelLayout, outputs: usize) {
+        for start in (0..outputs).step_by(LANES) {
+            let block = LANES.min(outputs - start);
+            let mut tile = [[[0.0; LANES]; TILE]; TILE];
+            for (row, values) in tile.iter_mut().enumerate() {
+                for (column, lanes) in values.iter_mut().enumerate() {
+                    load(lanes, source, from.at(row, column) + start, block);
+                }
+            }
+
+            let out = both_axes(&tile, grad_weight_1d);
+            for (tap, lanes) in out.as_flattened().iter().enumerate() {
+                let tap = if to.flipped { 8 - tap } else { tap };
+                for (lane, value) in lanes.iter().take(block).enumerate() {
+                    weight[to.first + (start + lane) * to.stride + tap] = *value;
                 }
             }
         }

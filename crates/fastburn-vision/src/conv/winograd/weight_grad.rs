@@ -1,0 +1,103 @@
+//! The weight gradient of a Winograd convolution.
+//!
+//! Each output tile is `Aᵀ [Σ_c U_c ⊙ V_c] A`, so the gradient of the transformed kernel
+//! `U_c` is the sum over tiles of `(A dY Aᵀ) ⊙ V_c`: one matrix product per position, input
+//! channels × tiles times tiles × output channels, summed over the batch. The kernel's own
+//! gradient is then `Gᵀ dU G`. This is the exact gradient of the forward computation, so it
+//! equals the direct sum's to rounding.
+
+use gemm::Parallelism;
+
+use super::layout::Shape;
+use super::transform::{self, KernelLayout, POSITIONS, TILE, TileLayout};
+use super::{group_size, plan, with_columns};
+use crate::conv::kernel::sum_in_parallel;
+use crate::conv::matrix::{Matrix, matmul};
+
+/// Computes the weight gradient, the sum over images of each tap's input times the output
+/// gradient, for a convolution that [`super::applies`] to.
+pub(in crate::conv) fn backward_weight(
+    geometry: &crate::conv::geometry::ConvGeometry,
+    input: &[f32],
+    grad_output: &[f32],
+    grad_weight: &mut [f32],
+) {
+    let shape = Shape::new(geometry);
+    let group = group_size(shape.batch, shape.tiles_per_image());
+    let groups = shape.batch.div_ceil(group);
+    let (over_groups, parallelism) = plan(groups);
+    let len = POSITIONS * shape.channels_in * shape.channels_out;
+
+    let accumulate = |index: usize, sum: &mut [f32]| {
+        let first = index * group;
+        let images = (first, group.min(shape.batch - first));
+        accumulate_group(&shape, (input, grad_output), images, parallelism, sum);
+    };
+    let sum = if over_groups {
+        sum_in_parallel(groups, len, accumulate)
+    } else {
+        let mut sum = vec![0.0f32; len];
+        (0..groups).for_each(|index| accumulate(index, &mut sum));
+        sum
+    };
+
+    // `sum` is `[36, channels_in, channels_out]`. Output channel o's kernel for input
+    // channel c starts at (o · channels_in + c) · 9 in the weight.
+    let [inputs, outputs] = [shape.channels_in, shape.channels_out];
+    for channel in 0..inputs {
+        let from = TileLayout {
+            offset: channel * outputs,
+            row_stride: TILE * inputs * outputs,
+            column_stride: inputs * outputs,
+        };
+        let to = KernelLayout {
+            first: channel * 9,
+            stride: inputs * 9,
+            flipped: false,
+        };
+        transform::grad_weight_tile(&sum, from, grad_weight, to, outputs);
+    }
+}
+
+/// Adds the transformed-kernel gradient of the `count` images from `first` onto `sum`, a
+/// `[36, channels_in, channels_out]` matrix.
+fn accumulate_group(
+    shape: &Shape,
+    (input, grad_output): (&[f32], &[f32]),
+    (first, count): (usize, usize),
+    parallelism: Parallelism,
+    sum: &mut [f32],
+) {
+    let [inputs, outputs] = [shape.channels_in, shape.channels_out];
+    let per_image = shape.tiles_per_image();
+    let tiles = count * per_image;
+    let input_tiles_len = tiles * POSITIONS * inputs;
+    let grad_tiles_len = tiles * POSITIONS * outputs;
+    let image_len = shape.padded_len().max(shape.output_len());
+
+    with_columns(input_tiles_len + grad_tiles_len + image_len, |scratch| {
+        let (input_tiles, rest) = scratch.split_at_mut(input_tiles_len);
+        let (grad_tiles, image) = rest.split_at_mut(grad_tiles_len);
+
+        // Input tiles `[tiles, 36, channels_in]` as in the forward pass, and output-gradient
+        // tiles `[tiles, 36, channels_out]`.
+        for index in 0..count {
+            let image_index = first + index;
+            let source = &input[image_index * shape.input_len()..][..shape.input_len()];
+            shape.pad_channels_last(source, image);
+            shape.transform_input(image, index * per_image, input_tiles);
+
+            let grad = &grad_output[image_index * shape.output_len()..][..shape.output_len()];
+            shape.channels_last(grad, image);
+            shape.transform_grad_output(image, index * per_image, grad_tiles);
+        }
+
+        // Position ξ: `sum[ξ] += input_tilesᵀ[ξ] · grad_tiles[ξ]`, summed over the tiles.
+        for position in 0..POSITIONS {
+            let lhs = Matrix::transposed(&input_tiles[position * inputs..], POSITIONS * inputs);
+            let rhs = Matrix::strided(&grad_tiles[position * outputs..], POSITIONS * outputs);
+            let dst = &mut sum[position * inputs * outputs..][..inputs * outputs];
+            matmul(dst, true, lhs, rhs, [inputs, outputs, tiles], parallelism);
+        }
+    });
+}
