@@ -76,12 +76,8 @@ impl Shape {
         for row in 0..rows {
             let start = ((row + self.padding[0]) * padded_columns + self.padding[1]) * channels;
             let line = &mut target[start..start + columns * channels];
-            for (channel, plane) in image.chunks_exact(rows * columns).enumerate() {
-                let values = &plane[row * columns..(row + 1) * columns];
-                for (column, value) in values.iter().enumerate() {
-                    line[column * channels + channel] = *value;
-                }
-            }
+            let offset = row * columns;
+            transform::row_channels_last(image, rows * columns, offset, line, channels, columns);
         }
     }
 
@@ -139,12 +135,8 @@ impl Shape {
         let channels = self.channels_out;
         for row in 0..rows {
             let line = &image[row * columns * channels..(row + 1) * columns * channels];
-            for (channel, plane) in target.chunks_exact_mut(rows * columns).enumerate() {
-                let values = &mut plane[row * columns..(row + 1) * columns];
-                for (column, value) in values.iter_mut().enumerate() {
-                    *value = line[column * channels + channel];
-                }
-            }
+            let offset = row * columns;
+            transform::row_channels_first(line, target, rows * columns, offset, channels, columns);
         }
     }
 
@@ -155,12 +147,8 @@ impl Shape {
         let channels = self.channels_out;
         for row in 0..rows {
             let line = &mut target[row * columns * channels..(row + 1) * columns * channels];
-            for (channel, plane) in image.chunks_exact(rows * columns).enumerate() {
-                let values = &plane[row * columns..(row + 1) * columns];
-                for (column, value) in values.iter().enumerate() {
-                    line[column * channels + channel] = *value;
-                }
-            }
+            let offset = row * columns;
+            transform::row_channels_last(image, rows * columns, offset, line, channels, columns);
         }
     }
 

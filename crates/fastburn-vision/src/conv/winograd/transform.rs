@@ -316,3 +316,41 @@ multiversion! {
         }
     }
 }
+
+multiversion! {
+    /// Copies one row of a `[channels, rows, columns]` image channels last: `line[column ·
+    /// channels + channel]` becomes `image[channel · plane + offset + column]` for the first
+    /// `columns` columns. Each step gathers one column of [`LANES`] channels and stores it
+    /// as one vector.
+    row_channels_last(image: &[f32], plane: usize, offset: usize, line: &mut [f32], channels: usize, columns: usize) {
+        for first in (0..channels).step_by(LANES) {
+            let block = LANES.min(channels - first);
+            let start = |lane: usize| (first + lane.min(block - 1)) * plane + offset;
+            let rows: [&[f32]; LANES] = std::array::from_fn(|lane| &image[start(lane)..][..columns]);
+            for column in 0..columns {
+                let mut lanes = [0.0; LANES];
+                for lane in 0..LANES {
+                    lanes[lane] = rows[lane][column];
+                }
+                store(&lanes, line, column * channels + first, block);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Copies one channels-last row back into a `[channels, rows, columns]` image, the
+    /// reverse of [`row_channels_last`].
+    row_channels_first(line: &[f32], image: &mut [f32], plane: usize, offset: usize, channels: usize, columns: usize) {
+        for first in (0..channels).step_by(LANES) {
+            let block = LANES.min(channels - first);
+            for column in 0..columns {
+                let mut lanes = [0.0; LANES];
+                load(&mut lanes, line, column * channels + first, block);
+                for (lane, value) in lanes.iter().take(block).enumerate() {
+                    image[(first + lane) * plane + offset + column] = *value;
+                }
+            }
+        }
+    }
+}
