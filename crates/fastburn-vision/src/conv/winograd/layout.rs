@@ -87,17 +87,8 @@ impl Shape {
         let [_, padded_columns] = self.padded();
         let channels = self.channels_in;
         for tile in 0..self.tiles_per_image() {
-            let (down, across) = (tile / self.tiles[1], tile % self.tiles[1]);
-            let from = TileLayout {
-                offset: (down * OUT * padded_columns + across * OUT) * channels,
-                row_stride: padded_columns * channels,
-                column_stride: channels,
-            };
-            let to = TileLayout {
-                offset: (first + tile) * POSITIONS * channels,
-                row_stride: TILE * channels,
-                column_stride: channels,
-            };
+            let from = self.tile_in_image(tile, padded_columns, channels);
+            let to = tile_in_matrix(first + tile, channels);
             transform::input_tile(image, from, tiles, to, channels);
         }
     }
@@ -110,22 +101,16 @@ impl Shape {
         (first, count): (usize, usize),
         image: &mut [f32],
     ) {
-        let [rows, columns] = self.output;
         let channels = self.channels_out;
         for tile in 0..self.tiles_per_image() {
-            let (down, across) = (tile / self.tiles[1], tile % self.tiles[1]);
             let from = TileLayout {
                 offset: (first + tile) * channels,
                 row_stride: TILE * count * channels,
                 column_stride: count * channels,
             };
-            let to = TileLayout {
-                offset: (down * OUT * columns + across * OUT) * channels,
-                row_stride: columns * channels,
-                column_stride: channels,
-            };
-            let inside = [rows - down * OUT, columns - across * OUT].map(|left| left.min(OUT));
-            transform::output_tile(products, from, image, to, channels, inside[0], inside[1]);
+            let to = self.tile_in_image(tile, self.output[1], channels);
+            let [rows, columns] = self.inside(tile);
+            transform::output_tile(products, from, image, to, channels, rows, columns);
         }
     }
 
@@ -156,22 +141,39 @@ impl Shape {
     /// `[tiles, 36, channels_out]` matrix, from tile `first` on. Tile positions past the
     /// output's edge get a zero gradient: the forward pass computed and dropped them.
     pub fn transform_grad_output(&self, image: &[f32], first: usize, tiles: &mut [f32]) {
-        let [rows, columns] = self.output;
         let channels = self.channels_out;
         for tile in 0..self.tiles_per_image() {
-            let (down, across) = (tile / self.tiles[1], tile % self.tiles[1]);
-            let from = TileLayout {
-                offset: (down * OUT * columns + across * OUT) * channels,
-                row_stride: columns * channels,
-                column_stride: channels,
-            };
-            let to = TileLayout {
-                offset: (first + tile) * POSITIONS * channels,
-                row_stride: TILE * channels,
-                column_stride: channels,
-            };
-            let inside = [rows - down * OUT, columns - across * OUT].map(|left| left.min(OUT));
-            transform::grad_output_tile(image, from, tiles, to, channels, inside[0], inside[1]);
+            let from = self.tile_in_image(tile, self.output[1], channels);
+            let to = tile_in_matrix(first + tile, channels);
+            let [rows, columns] = self.inside(tile);
+            transform::grad_output_tile(image, from, tiles, to, channels, rows, columns);
         }
+    }
+
+    /// Places tile `tile` (row-major over the image's tiles) in a channels-last image with
+    /// `columns` columns: its top-left pixel is the tile's first output pixel.
+    fn tile_in_image(&self, tile: usize, columns: usize, channels: usize) -> TileLayout {
+        let (down, across) = (tile / self.tiles[1], tile % self.tiles[1]);
+        TileLayout {
+            offset: (down * OUT * columns + across * OUT) * channels,
+            row_stride: columns * channels,
+            column_stride: channels,
+        }
+    }
+
+    /// Returns the rows and columns of output tile `tile` that lie inside the output.
+    fn inside(&self, tile: usize) -> [usize; 2] {
+        let (down, across) = (tile / self.tiles[1], tile % self.tiles[1]);
+        let [rows, columns] = self.output;
+        [rows - down * OUT, columns - across * OUT].map(|left| left.min(OUT))
+    }
+}
+
+/// Places tile `index` in a `[tiles, 36, channels]` matrix, its 36 positions as 6 rows of 6.
+fn tile_in_matrix(index: usize, channels: usize) -> TileLayout {
+    TileLayout {
+        offset: index * POSITIONS * channels,
+        row_stride: TILE * channels,
+        column_stride: channels,
     }
 }

@@ -40,109 +40,61 @@ fn geometry(
     }
 }
 
-/// `output[n][o][y][x] = Σ input[n][c][y + i - top][x + j - left] · weight[o][c][i][j]` in
-/// `f64`, with zeros outside the input.
-fn direct(geometry: &ConvGeometry, input: &[f32], weight: &[f32]) -> Vec<f64> {
+/// Calls `visit(output, input, weight)` with the indices of every product of the direct
+/// sum: `output[n][o][y][x]` gets `input[n][c][y + i - top][x + j - left] ·
+/// weight[o][c][i][j]`, for the inputs inside the image.
+fn for_each_product(geometry: &ConvGeometry, mut visit: impl FnMut(usize, usize, usize)) {
     let [rows, columns] = geometry.input;
     let [out_rows, out_columns] = geometry.output().unwrap();
     let [top, left] = geometry.padding_begin;
     let (inputs, outputs) = (geometry.channels_in, geometry.channels_out);
-    let mut output = vec![0.0f64; geometry.batch * outputs * out_rows * out_columns];
     for n in 0..geometry.batch {
         for o in 0..outputs {
             for y in 0..out_rows {
                 for x in 0..out_columns {
-                    let mut sum = 0.0f64;
+                    let output = ((n * outputs + o) * out_rows + y) * out_columns + x;
                     for c in 0..inputs {
-                        for i in 0..3 {
-                            for j in 0..3 {
-                                let (row, column) =
-                                    ((y + i).wrapping_sub(top), (x + j).wrapping_sub(left));
-                                if row < rows && column < columns {
-                                    let value =
-                                        input[((n * inputs + c) * rows + row) * columns + column];
-                                    sum += f64::from(value)
-                                        * f64::from(weight[((o * inputs + c) * 3 + i) * 3 + j]);
-                                }
+                        for (i, j) in (0..3).flat_map(|i| (0..3).map(move |j| (i, j))) {
+                            let (row, column) =
+                                ((y + i).wrapping_sub(top), (x + j).wrapping_sub(left));
+                            if row < rows && column < columns {
+                                let input = ((n * inputs + c) * rows + row) * columns + column;
+                                visit(output, input, ((o * inputs + c) * 3 + i) * 3 + j);
                             }
                         }
                     }
-                    output[((n * outputs + o) * out_rows + y) * out_columns + x] = sum;
                 }
             }
         }
     }
+}
+
+/// The convolution as a direct sum in `f64`, with zeros outside the input.
+fn direct(geometry: &ConvGeometry, input: &[f32], weight: &[f32]) -> Vec<f64> {
+    let [rows, columns] = geometry.output().unwrap();
+    let mut output = vec![0.0f64; geometry.batch * geometry.channels_out * rows * columns];
+    for_each_product(geometry, |o, i, w| {
+        output[o] += f64::from(input[i]) * f64::from(weight[w]);
+    });
     output
 }
 
-/// `grad_input[n][c][r][s] = Σ grad_output[n][o][y][x] · weight[o][c][i][j]` over the outputs
-/// that read input `(r, s)` through tap `(i, j)`, in `f64`.
+/// The input gradient as a direct sum in `f64`: each product's output gradient times its tap.
 fn direct_input_grad(geometry: &ConvGeometry, weight: &[f32], grad_output: &[f32]) -> Vec<f64> {
-    let [rows, columns] = geometry.input;
-    let [out_rows, out_columns] = geometry.output().unwrap();
-    let [top, left] = geometry.padding_begin;
-    let (inputs, outputs) = (geometry.channels_in, geometry.channels_out);
-    let mut grad = vec![0.0f64; geometry.batch * inputs * rows * columns];
-    for n in 0..geometry.batch {
-        for o in 0..outputs {
-            for y in 0..out_rows {
-                for x in 0..out_columns {
-                    let value = f64::from(
-                        grad_output[((n * outputs + o) * out_rows + y) * out_columns + x],
-                    );
-                    for c in 0..inputs {
-                        for i in 0..3 {
-                            for j in 0..3 {
-                                let (row, column) =
-                                    ((y + i).wrapping_sub(top), (x + j).wrapping_sub(left));
-                                if row < rows && column < columns {
-                                    let tap = f64::from(weight[((o * inputs + c) * 3 + i) * 3 + j]);
-                                    grad[((n * inputs + c) * rows + row) * columns + column] +=
-                                        value * tap;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let mut grad = vec![0.0f64; geometry.batch * geometry.input_len()];
+    for_each_product(geometry, |o, i, w| {
+        grad[i] += f64::from(grad_output[o]) * f64::from(weight[w]);
+    });
     grad
 }
 
-/// `grad_weight[o][c][i][j] = Σ grad_output[n][o][y][x] · input[n][c][y + i - top][x + j -
-/// left]` in `f64`.
+/// The weight gradient as a direct sum in `f64`: each product's output gradient times its
+/// input.
 fn direct_weight_grad(geometry: &ConvGeometry, input: &[f32], grad_output: &[f32]) -> Vec<f64> {
-    let [rows, columns] = geometry.input;
-    let [out_rows, out_columns] = geometry.output().unwrap();
-    let [top, left] = geometry.padding_begin;
-    let (inputs, outputs) = (geometry.channels_in, geometry.channels_out);
-    let mut grad = vec![0.0f64; outputs * inputs * 9];
-    for n in 0..geometry.batch {
-        for o in 0..outputs {
-            for y in 0..out_rows {
-                for x in 0..out_columns {
-                    let value = f64::from(
-                        grad_output[((n * outputs + o) * out_rows + y) * out_columns + x],
-                    );
-                    for c in 0..inputs {
-                        for i in 0..3 {
-                            for j in 0..3 {
-                                let (row, column) =
-                                    ((y + i).wrapping_sub(top), (x + j).wrapping_sub(left));
-                                if row < rows && column < columns {
-                                    let pixel = f64::from(
-                                        input[((n * inputs + c) * rows + row) * columns + column],
-                                    );
-                                    grad[((o * inputs + c) * 3 + i) * 3 + j] += value * pixel;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let mut grad = vec![0.0f64; geometry.channels_out * geometry.channels_in * 9];
+    for_each_product(geometry, |o, i, w| {
+        grad[w] += f64::from(grad_output[o]) * f64::from(input[i]);
+    });
     grad
 }
 

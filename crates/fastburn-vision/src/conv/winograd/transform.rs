@@ -196,26 +196,43 @@ macro_rules! multiversion {
     };
 }
 
+/// Transforms one `N×N` tile of runs of `channels` values into an `M×M` tile: reads the
+/// first `read[0]` rows and `read[1]` columns from `source` at `from`, with zeros past them,
+/// applies `transform` along both axes, and writes the first `write[0]` rows and `write[1]`
+/// columns to `target` at `to`.
+#[inline(always)]
+fn transform_tile<const N: usize, const M: usize>(
+    (source, from): (&[f32], TileLayout),
+    (target, to): (&mut [f32], TileLayout),
+    channels: usize,
+    read: [usize; 2],
+    write: [usize; 2],
+    transform: fn([f32; N]) -> [f32; M],
+) {
+    for first in (0..channels).step_by(LANES) {
+        let block = LANES.min(channels - first);
+        let mut tile = [[[0.0; LANES]; N]; N];
+        for (row, values) in tile.iter_mut().enumerate().take(read[0]) {
+            for (column, lanes) in values.iter_mut().enumerate().take(read[1]) {
+                load(lanes, source, from.at(row, column) + first, block);
+            }
+        }
+
+        let out = both_axes(&tile, transform);
+        for (row, values) in out.iter().enumerate().take(write[0]) {
+            for (column, lanes) in values.iter().enumerate().take(write[1]) {
+                store(lanes, target, to.at(row, column) + first, block);
+            }
+        }
+    }
+}
+
 multiversion! {
     /// Transforms one input tile: reads 6×6 runs of `channels` values from `source` at
     /// `from` and writes the 36 transformed runs to `target` at `to`, as 6 rows of 6.
     input_tile(source: &[f32], from: TileLayout, target: &mut [f32], to: TileLayout, channels: usize) {
-        for first in (0..channels).step_by(LANES) {
-            let block = LANES.min(channels - first);
-            let mut tile = [[[0.0; LANES]; TILE]; TILE];
-            for (row, values) in tile.iter_mut().enumerate() {
-                for (column, lanes) in values.iter_mut().enumerate() {
-                    load(lanes, source, from.at(row, column) + first, block);
-                }
-            }
-
-            let out = both_axes(&tile, input_1d);
-            for (row, values) in out.iter().enumerate() {
-                for (column, lanes) in values.iter().enumerate() {
-                    store(lanes, target, to.at(row, column) + first, block);
-                }
-            }
-        }
+        let whole = [TILE, TILE];
+        transform_tile((source, from), (target, to), channels, whole, whole, input_1d);
     }
 }
 
@@ -224,22 +241,8 @@ multiversion! {
     /// `source` at `from` and writes the first `rows` rows and `columns` columns of the 4×4
     /// output tile to `target` at `to`.
     output_tile(source: &[f32], from: TileLayout, target: &mut [f32], to: TileLayout, channels: usize, rows: usize, columns: usize) {
-        for first in (0..channels).step_by(LANES) {
-            let block = LANES.min(channels - first);
-            let mut tile = [[[0.0; LANES]; TILE]; TILE];
-            for (row, values) in tile.iter_mut().enumerate() {
-                for (column, lanes) in values.iter_mut().enumerate() {
-                    load(lanes, source, from.at(row, column) + first, block);
-                }
-            }
-
-            let out = both_axes(&tile, output_1d);
-            for (row, values) in out.iter().enumerate().take(rows) {
-                for (column, lanes) in values.iter().enumerate().take(columns) {
-                    store(lanes, target, to.at(row, column) + first, block);
-                }
-            }
-        }
+        let inside = [rows, columns];
+        transform_tile((source, from), (target, to), channels, [TILE, TILE], inside, output_1d);
     }
 }
 
@@ -273,22 +276,8 @@ multiversion! {
     /// columns of 4×4 runs of `channels` values from `source` at `from`, with zeros past
     /// them, and writes the 36 transformed runs to `target` at `to`, as 6 rows of 6.
     grad_output_tile(source: &[f32], from: TileLayout, target: &mut [f32], to: TileLayout, channels: usize, rows: usize, columns: usize) {
-        for first in (0..channels).step_by(LANES) {
-            let block = LANES.min(channels - first);
-            let mut tile = [[[0.0; LANES]; OUT]; OUT];
-            for (row, values) in tile.iter_mut().enumerate().take(rows) {
-                for (column, lanes) in values.iter_mut().enumerate().take(columns) {
-                    load(lanes, source, from.at(row, column) + first, block);
-                }
-            }
-
-            let out = both_axes(&tile, grad_output_1d);
-            for (row, values) in out.iter().enumerate() {
-                for (column, lanes) in values.iter().enumerate() {
-                    store(lanes, target, to.at(row, column) + first, block);
-                }
-            }
-        }
+        let inside = [rows, columns];
+        transform_tile((source, from), (target, to), channels, inside, [TILE, TILE], grad_output_1d);
     }
 }
 
