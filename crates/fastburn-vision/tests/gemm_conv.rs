@@ -134,10 +134,10 @@ fn cases() -> Vec<Case> {
             [1, 1],
             false,
         ),
-        // 3×3 stride 1 with 16 channels or more, which Winograd's algorithm computes: outputs
-        // that are not whole 4×4 tiles, channels that are not whole vector blocks, uneven
-        // padding, padding wider than 2 (where only the forward pass uses it), and a single
-        // image.
+        // 3×3 stride 1 with 16 channels or more, which Winograd's algorithm computes when
+        // the batch has an image per thread. The cases have outputs that are not whole 4×4
+        // tiles, channels that are not whole vector blocks, uneven padding, padding wider
+        // than 2 (only the forward pass takes Winograd there), and a single image.
         case(
             [3, 17, 13, 10],
             [20, 17, 3, 3],

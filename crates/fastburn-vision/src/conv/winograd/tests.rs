@@ -3,7 +3,9 @@
 //! padding and grouped images.
 
 use super::{backward_input, backward_weight, forward};
+use crate::conv::Activation;
 use crate::conv::geometry::{ConvGeometry, Products};
+use crate::conv::kernel::Epilogue;
 
 /// Values in [-1, 1) from a fixed linear congruential sequence, so failures repeat.
 fn values(len: usize, seed: u64) -> Vec<f32> {
@@ -69,7 +71,7 @@ fn for_each_product(geometry: &ConvGeometry, mut visit: impl FnMut(usize, usize,
     }
 }
 
-/// The convolution as a direct sum in `f64`, with zeros outside the input.
+/// Computes the convolution as a direct sum in `f64`, with zeros outside the input.
 fn direct(geometry: &ConvGeometry, input: &[f32], weight: &[f32]) -> Vec<f64> {
     let [rows, columns] = geometry.output().unwrap();
     let mut output = vec![0.0f64; geometry.batch * geometry.channels_out * rows * columns];
@@ -79,7 +81,8 @@ fn direct(geometry: &ConvGeometry, input: &[f32], weight: &[f32]) -> Vec<f64> {
     output
 }
 
-/// The input gradient as a direct sum in `f64`: each product's output gradient times its tap.
+/// Computes the input gradient as a direct sum in `f64`: each product's output gradient
+/// times its tap.
 fn direct_input_grad(geometry: &ConvGeometry, weight: &[f32], grad_output: &[f32]) -> Vec<f64> {
     let mut grad = vec![0.0f64; geometry.batch * geometry.input_len()];
     for_each_product(geometry, |o, i, w| {
@@ -88,8 +91,8 @@ fn direct_input_grad(geometry: &ConvGeometry, weight: &[f32], grad_output: &[f32
     grad
 }
 
-/// The weight gradient as a direct sum in `f64`: each product's output gradient times its
-/// input.
+/// Computes the weight gradient as a direct sum in `f64`: each product's output gradient
+/// times its input.
 fn direct_weight_grad(geometry: &ConvGeometry, input: &[f32], grad_output: &[f32]) -> Vec<f64> {
     let mut grad = vec![0.0f64; geometry.channels_out * geometry.channels_in * 9];
     for_each_product(geometry, |o, i, w| {
@@ -114,7 +117,7 @@ fn relative_error(actual: &[f32], expected: &[f64]) -> f64 {
 /// Batch, [input, output] channels, input size, [begin, end] padding.
 type Case = (usize, [usize; 2], [usize; 2], [[usize; 2]; 2]);
 
-const CASES: [Case; 7] = [
+const CASES: [Case; 8] = [
     // Whole tiles, whole vector blocks: ResNet's padding of 1.
     (2, [16, 16], [8, 8], [[1, 1], [1, 1]]),
     // Partial tiles on both axes and partial channel blocks on both sides.
@@ -127,24 +130,40 @@ const CASES: [Case; 7] = [
     (4, [16, 18], [1, 1], [[1, 1], [1, 1]]),
     // Many small images: several images share one product.
     (9, [16, 16], [4, 4], [[1, 1], [1, 1]]),
+    // ResNet34's channel counts, where each product sums hundreds of terms.
+    (2, [256, 128], [7, 9], [[1, 1], [1, 1]]),
 ];
+
+/// Runs `test` in rayon pools of 1, 2 and 4 threads: the images are grouped and spread over
+/// the threads differently in each.
+fn in_pools(test: impl Fn(usize) + Sync) {
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| test(threads));
+    }
+}
 
 #[test]
 fn forward_matches_direct_sum() {
-    for (index, &(batch, channels, input, padding)) in CASES.iter().enumerate() {
-        let geometry = geometry(batch, channels, input, padding);
-        let x = values(batch * geometry.input_len(), index as u64);
-        let w = values(channels[1] * channels[0] * 9, 100 + index as u64);
-        let [rows, columns] = geometry.output().unwrap();
-        let mut output = vec![f32::NAN; batch * channels[1] * rows * columns];
-        forward(&geometry, &x, &w, None, &mut output);
+    in_pools(|threads| {
+        for (index, &(batch, channels, input, padding)) in CASES.iter().enumerate() {
+            let geometry = geometry(batch, channels, input, padding);
+            let x = values(batch * geometry.input_len(), index as u64);
+            let w = values(channels[1] * channels[0] * 9, 100 + index as u64);
+            let [rows, columns] = geometry.output().unwrap();
+            let mut output = vec![f32::NAN; batch * channels[1] * rows * columns];
+            forward(&geometry, &x, &w, None, &mut output);
 
-        let error = relative_error(&output, &direct(&geometry, &x, &w));
-        assert!(
-            error < 1e-5,
-            "case {index}: output differs by {error} relative"
-        );
-    }
+            let error = relative_error(&output, &direct(&geometry, &x, &w));
+            assert!(
+                error < 1e-5,
+                "case {index}, {threads} threads: output differs by {error} relative"
+            );
+        }
+    });
 }
 
 #[test]
@@ -163,42 +182,80 @@ fn forward_pads_beyond_two() {
 
 #[test]
 fn input_grad_matches_direct_sum() {
-    for (index, &(batch, channels, input, padding)) in CASES.iter().enumerate() {
-        let geometry = geometry(batch, channels, input, padding);
-        let [rows, columns] = geometry.output().unwrap();
-        let grad_output = values(batch * channels[1] * rows * columns, 200 + index as u64);
-        let w = values(channels[1] * channels[0] * 9, 300 + index as u64);
-        let mut grad_input = vec![f32::NAN; batch * geometry.input_len()];
-        backward_input(&geometry, &w, &grad_output, &mut grad_input);
+    in_pools(|threads| {
+        for (index, &(batch, channels, input, padding)) in CASES.iter().enumerate() {
+            let geometry = geometry(batch, channels, input, padding);
+            let [rows, columns] = geometry.output().unwrap();
+            let grad_output = values(batch * channels[1] * rows * columns, 200 + index as u64);
+            let w = values(channels[1] * channels[0] * 9, 300 + index as u64);
+            let mut grad_input = vec![f32::NAN; batch * geometry.input_len()];
+            backward_input(&geometry, &w, &grad_output, &mut grad_input);
 
-        let expected = direct_input_grad(&geometry, &w, &grad_output);
-        let error = relative_error(&grad_input, &expected);
-        assert!(
-            error < 1e-5,
-            "case {index}: input gradient differs by {error} relative"
-        );
-    }
+            let expected = direct_input_grad(&geometry, &w, &grad_output);
+            let error = relative_error(&grad_input, &expected);
+            assert!(
+                error < 1e-5,
+                "case {index}, {threads} threads: input gradient differs by {error} relative"
+            );
+        }
+    });
 }
 
 #[test]
 fn weight_grad_matches_direct_sum() {
     let mut cases = CASES.to_vec();
     cases.push((2, [16, 16], [4, 5], [[3, 0], [0, 3]]));
-    for (index, &(batch, channels, input, padding)) in cases.iter().enumerate() {
-        let geometry = geometry(batch, channels, input, padding);
-        let [rows, columns] = geometry.output().unwrap();
-        let x = values(batch * geometry.input_len(), 400 + index as u64);
-        let grad_output = values(batch * channels[1] * rows * columns, 500 + index as u64);
-        let mut grad_weight = vec![f32::NAN; channels[1] * channels[0] * 9];
-        backward_weight(&geometry, &x, &grad_output, &mut grad_weight);
+    in_pools(|threads| {
+        for (index, &(batch, channels, input, padding)) in cases.iter().enumerate() {
+            let geometry = geometry(batch, channels, input, padding);
+            let [rows, columns] = geometry.output().unwrap();
+            let x = values(batch * geometry.input_len(), 400 + index as u64);
+            let grad_output = values(batch * channels[1] * rows * columns, 500 + index as u64);
+            let mut grad_weight = vec![f32::NAN; channels[1] * channels[0] * 9];
+            backward_weight(&geometry, &x, &grad_output, &mut grad_weight);
 
-        let expected = direct_weight_grad(&geometry, &x, &grad_output);
-        let error = relative_error(&grad_weight, &expected);
+            let expected = direct_weight_grad(&geometry, &x, &grad_output);
+            let error = relative_error(&grad_weight, &expected);
+            assert!(
+                error < 1e-5,
+                "case {index}, {threads} threads: weight gradient differs by {error} relative"
+            );
+        }
+    });
+}
+
+#[test]
+fn epilogue_applies_per_image() {
+    // Bias, residual and ReLU on grouped images: each image must get its own residual.
+    let geometry = geometry(9, [16, 24], [4, 4], [[1, 1], [1, 1]]);
+    let x = values(9 * geometry.input_len(), 21);
+    let w = values(24 * 16 * 9, 22);
+    let bias = values(24, 23);
+    let output_len = 9 * 24 * 16;
+    let residual = values(output_len, 24);
+    let epilogue = Epilogue {
+        bias: &bias,
+        residual: Some(&residual),
+        activation: Activation::Relu,
+    };
+
+    let expected: Vec<f64> = direct(&geometry, &x, &w)
+        .iter()
+        .enumerate()
+        .map(|(at, sum)| {
+            let channel = (at / 16) % 24;
+            (sum + f64::from(bias[channel]) + f64::from(residual[at])).max(0.0)
+        })
+        .collect();
+    in_pools(|threads| {
+        let mut output = vec![f32::NAN; output_len];
+        forward(&geometry, &x, &w, Some(&epilogue), &mut output);
+        let error = relative_error(&output, &expected);
         assert!(
             error < 1e-5,
-            "case {index}: weight gradient differs by {error} relative"
+            "{threads} threads: output differs by {error} relative"
         );
-    }
+    });
 }
 
 #[test]

@@ -139,8 +139,8 @@ fn store(lanes: &Lanes, target: &mut [f32], at: usize, block: usize) {
     }
 }
 
-/// Where one tile's values are read or written: `offset` plus `row * row_stride + column *
-/// column_stride`, each entry a run of channels.
+/// The position of one tile's values in a buffer: entry (row, column) starts at `offset +
+/// row * row_stride + column * column_stride`, each entry a run of channels.
 #[derive(Clone, Copy)]
 pub(super) struct TileLayout {
     pub offset: usize,
@@ -154,7 +154,7 @@ impl TileLayout {
     }
 }
 
-/// Where the 3×3 kernels of one input channel lie in a weight: output channel `o`'s nine
+/// The position of one input channel's 3×3 kernels in a weight: output channel `o`'s nine
 /// taps start at `first + o * stride`, row-major, and are read rotated by 180 degrees when
 /// `flipped`.
 #[derive(Clone, Copy)]
