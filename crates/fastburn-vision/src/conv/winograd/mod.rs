@@ -58,6 +58,8 @@ fn enabled() -> bool {
 // NOTE: with fewer images than threads the transforms would run on one thread while gemm
 // uses all. ResNet34 inference at batch 1 on 2 threads took 9.2 images/s that way, against
 // 13.6 with im2col. Such batches keep im2col until the transforms are split by tile.
+// NOTE: bfloat16 products (AMX) keep im2col too. Whether they still beat these `f32`
+// products on an AMX processor has not been measured since this algorithm landed.
 pub(super) fn applies(geometry: &ConvGeometry) -> bool {
     enabled()
         && geometry.products == Products::F32
