@@ -249,7 +249,7 @@ pub fn backward_weight(
 
     let weight_len = grad_weight.len();
     let sum = if over_images {
-        sum_in_parallel(groups, weight_len, accumulate)
+        sum_in_parallel(groups, weight_len, rayon::current_num_threads(), accumulate)
     } else {
         let mut sum = vec![0.0f32; weight_len];
         (0..groups).for_each(|index| accumulate(index, &mut sum));
@@ -319,16 +319,17 @@ impl WeightGradLayout {
     }
 }
 
-/// Runs `accumulate(index, sum)` for every index below `count` on rayon's threads and
-/// returns the sums added up. Each thread takes one contiguous run of indices into one buffer
-/// of `len` zeros. A fold over rayon's adaptive splits had zeroed two buffers per split, 9 MiB
-/// each for the last stage's weight gradient.
+/// Runs `accumulate(index, sum)` for every index below `count` in up to `parts` rayon tasks
+/// and returns the sums added up. Each task takes one contiguous run of indices into one
+/// buffer of `len` zeros. A fold over rayon's adaptive splits had zeroed two buffers per
+/// split, 9 MiB each for the last stage's weight gradient.
 pub(super) fn sum_in_parallel(
     count: usize,
     len: usize,
+    parts: usize,
     accumulate: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) -> Vec<f32> {
-    let parts = rayon::current_num_threads().clamp(1, count.max(1));
+    let parts = parts.clamp(1, count.max(1));
     let mut sums: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
         .map(|part| {

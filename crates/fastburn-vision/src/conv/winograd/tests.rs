@@ -225,6 +225,25 @@ fn weight_grad_matches_direct_sum() {
 }
 
 #[test]
+fn weight_grad_with_capped_sums() {
+    // 512 channels on 8 threads: the partial sums would take 8 · 36 MiB, over the cap, so 7
+    // tasks sum and their products share the threads.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(8)
+        .build()
+        .expect("a thread pool");
+    let geometry = geometry(8, [512, 512], [2, 2], [[1, 1], [1, 1]]);
+    let x = values(8 * geometry.input_len(), 31);
+    let grad_output = values(8 * 512 * 4, 32);
+    let mut grad_weight = vec![f32::NAN; 512 * 512 * 9];
+    pool.install(|| backward_weight(&geometry, &x, &grad_output, &mut grad_weight));
+
+    let expected = direct_weight_grad(&geometry, &x, &grad_output);
+    let error = relative_error(&grad_weight, &expected);
+    assert!(error < 1e-5, "weight gradient differs by {error} relative");
+}
+
+#[test]
 fn epilogue_applies_per_image() {
     // Bias, residual and ReLU on grouped images: each image must get its own residual.
     let geometry = geometry(9, [16, 24], [4, 4], [[1, 1], [1, 1]]);

@@ -25,18 +25,27 @@ pub(in crate::conv) fn backward_weight(
     let shape = Shape::new(geometry);
     let group = group_size(shape.batch, shape.tiles_per_image());
     let groups = shape.batch.div_ceil(group);
-    let (over_groups, parallelism) = plan(groups);
     let len = POSITIONS * shape.channels_in * shape.channels_out;
+
+    // Each task sums into its own `[36, channels_in, channels_out]` buffer, four times the
+    // weight's size (36 MiB for a 512-channel layer). With many threads, fewer tasks than
+    // threads sum, and their products share the threads instead.
+    let threads = rayon::current_num_threads().max(1);
+    let parts = sum_parts(threads, len);
+    let (over_groups, parallelism) = plan(groups);
+    let parallelism = if over_groups && parts < threads {
+        Parallelism::Rayon(threads.div_ceil(parts))
+    } else {
+        parallelism
+    };
 
     let accumulate = |index: usize, sum: &mut [f32]| {
         let first = index * group;
         let images = (first, group.min(shape.batch - first));
         accumulate_group(&shape, (input, grad_output), images, parallelism, sum);
     };
-    // NOTE: each thread sums into its own `[36, channels_in, channels_out]` buffer, four
-    // times the weight's size: 36 MiB per thread for a 512-channel layer.
     let sum = if over_groups {
-        sum_in_parallel(groups, len, accumulate)
+        sum_in_parallel(groups, len, parts, accumulate)
     } else {
         let mut sum = vec![0.0f32; len];
         (0..groups).for_each(|index| accumulate(index, &mut sum));
@@ -59,6 +68,16 @@ pub(in crate::conv) fn backward_weight(
         };
         transform::grad_weight_tile(&sum, from, grad_weight, to, outputs);
     }
+}
+
+/// Most `f32` values that the partial sums of one weight gradient take together: 64 Mi
+/// (256 MiB), the partial sums of 7 threads for a 512-channel layer.
+const MAX_SUM_VALUES: usize = 64 << 20;
+
+/// Returns how many partial sums of `len` values to run on `threads` threads: one per thread,
+/// unless that exceeds [`MAX_SUM_VALUES`] together.
+fn sum_parts(threads: usize, len: usize) -> usize {
+    threads.min(MAX_SUM_VALUES / len.max(1)).max(1)
 }
 
 /// Adds the transformed-kernel gradient of the `count` images from `first` onto `sum`, a
@@ -102,4 +121,20 @@ fn accumulate_group(
             matmul(dst, true, lhs, rhs, [inputs, outputs, tiles], parallelism);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_SUM_VALUES, sum_parts};
+
+    #[test]
+    fn sum_parts_respect_memory_cap() {
+        // A 512-channel layer: 36 · 512 · 512 values per partial sum.
+        let len = 36 * 512 * 512;
+        assert_eq!(sum_parts(2, len), 2);
+        assert_eq!(sum_parts(64, len), 7);
+        assert!(sum_parts(64, len) * len <= MAX_SUM_VALUES);
+        assert_eq!(sum_parts(8, MAX_SUM_VALUES * 2), 1);
+        assert_eq!(sum_parts(8, 0), 8);
+    }
 }
