@@ -246,6 +246,26 @@ fn run(
     }
 }
 
+/// Calls `f` with this thread's scratch for a group of `count` images, split into the input
+/// tiles (`tiles × 36 × channels_in` values), a region of `36 × tiles × channels_out` values
+/// and one image, padded channels-last input or channels-last output, whichever is larger.
+fn with_group_scratch<R>(
+    shape: &Shape,
+    count: usize,
+    f: impl FnOnce(&mut [f32], &mut [f32], &mut [f32]) -> R,
+) -> R {
+    let tiles = count * shape.tiles_per_image();
+    let input_tiles_len = tiles * POSITIONS * shape.channels_in;
+    let output_tiles_len = tiles * POSITIONS * shape.channels_out;
+    let image_len = shape.padded_len().max(shape.output_len());
+
+    with_columns(input_tiles_len + output_tiles_len + image_len, |scratch| {
+        let (input_tiles, rest) = scratch.split_at_mut(input_tiles_len);
+        let (output_tiles, image) = rest.split_at_mut(output_tiles_len);
+        f(input_tiles, output_tiles, image)
+    })
+}
+
 /// Convolves the `count` images from `first` into `out`: transforms their tiles, multiplies
 /// each of the 36 positions, and transforms the products back.
 fn convolve_group(
@@ -259,14 +279,8 @@ fn convolve_group(
     let [channels_in, channels_out] = [shape.channels_in, shape.channels_out];
     let per_image = shape.tiles_per_image();
     let tiles = count * per_image;
-    let tiles_len = tiles * POSITIONS * channels_in;
-    let products_len = POSITIONS * tiles * channels_out;
-    let image_len = shape.padded_len().max(shape.output_len());
 
-    with_columns(tiles_len + products_len + image_len, |scratch| {
-        let (input_tiles, rest) = scratch.split_at_mut(tiles_len);
-        let (products, image) = rest.split_at_mut(products_len);
-
+    with_group_scratch(shape, count, |input_tiles, products, image| {
         // Input tiles, `[tiles, 36, channels_in]`.
         for index in 0..count {
             let source = &input[(first + index) * shape.input_len()..][..shape.input_len()];

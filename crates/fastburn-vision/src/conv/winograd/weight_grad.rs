@@ -10,7 +10,7 @@ use gemm::Parallelism;
 
 use super::layout::Shape;
 use super::transform::{self, KernelLayout, POSITIONS, TILE, TileLayout};
-use super::{group_size, plan, with_columns};
+use super::{group_size, plan, with_group_scratch};
 use crate::conv::kernel::sum_in_parallel;
 use crate::conv::matrix::{Matrix, matmul};
 
@@ -92,14 +92,8 @@ fn accumulate_group(
     let [inputs, outputs] = [shape.channels_in, shape.channels_out];
     let per_image = shape.tiles_per_image();
     let tiles = count * per_image;
-    let input_tiles_len = tiles * POSITIONS * inputs;
-    let grad_tiles_len = tiles * POSITIONS * outputs;
-    let image_len = shape.padded_len().max(shape.output_len());
 
-    with_columns(input_tiles_len + grad_tiles_len + image_len, |scratch| {
-        let (input_tiles, rest) = scratch.split_at_mut(input_tiles_len);
-        let (grad_tiles, image) = rest.split_at_mut(grad_tiles_len);
-
+    with_group_scratch(shape, count, |input_tiles, grad_tiles, image| {
         // Input tiles `[tiles, 36, channels_in]` as in the forward pass, and output-gradient
         // tiles `[tiles, 36, channels_out]`.
         for index in 0..count {
