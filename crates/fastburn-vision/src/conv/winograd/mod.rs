@@ -57,7 +57,8 @@ fn enabled() -> bool {
 /// output, and at least one image per thread.
 // NOTE: with fewer images than threads the transforms would run on one thread while gemm
 // uses all. ResNet34 inference at batch 1 on 2 threads took 9.2 images/s that way, against
-// 13.6 with im2col. Such batches keep im2col until the transforms are split by tile.
+// 13.6 with im2col, and 10.2 with the transforms split by tile: the 36 small products on
+// all threads are then the limit. Such batches keep im2col.
 // NOTE: bfloat16 products (AMX) keep im2col too. Whether they still beat these `f32`
 // products on an AMX processor has not been measured since this algorithm landed.
 pub(super) fn applies(geometry: &ConvGeometry) -> bool {
