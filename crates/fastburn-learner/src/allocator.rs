@@ -41,7 +41,8 @@ pub fn keep_freed_memory() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_glibc() {
     // No mapping per large block, the heap's top trimmed only above 2 GiB free (mallopt takes
-    // an `int`), and the heap grown in steps of 256 MiB. mallopt returns 0 when it rejects a value, which leaves that default.
+    // an `int`), and the heap grown in steps of 256 MiB. mallopt returns 0 when it rejects a
+    // value, which leaves that default.
     let settings = [
         (libc::M_MMAP_MAX, 0),
         (libc::M_TRIM_THRESHOLD, i32::MAX),

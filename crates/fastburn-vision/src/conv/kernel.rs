@@ -54,7 +54,7 @@ pub(super) fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
 
 /// Calls `run(index, chunk)` on each image's `chunk_len` elements of `data`, on rayon's
 /// threads when `over_images`, else in order on this thread.
-fn for_each_image(
+pub(super) fn for_each_image(
     data: &mut [f32],
     chunk_len: usize,
     over_images: bool,

@@ -67,18 +67,11 @@ impl Shape {
     /// Copies one `[channels_in, rows, columns]` image channels last into `target`, at its
     /// padding offset, with zeros everywhere else.
     pub fn pad_channels_last(&self, image: &[f32], target: &mut [f32]) {
-        let [rows, columns] = self.input;
         let [_, padded_columns] = self.padded();
-        let channels = self.channels_in;
         let target = &mut target[..self.padded_len()];
         target.fill(0.0);
-
-        for row in 0..rows {
-            let start = ((row + self.padding[0]) * padded_columns + self.padding[1]) * channels;
-            let line = &mut target[start..start + columns * channels];
-            let offset = row * columns;
-            transform::row_channels_last(image, rows * columns, offset, line, channels, columns);
-        }
+        let placement = (padded_columns, self.padding);
+        copy_channels_last(image, self.input, self.channels_in, target, placement);
     }
 
     /// Transforms the tiles of one padded channels-last image into `tiles`, a `[tiles, 36,
@@ -128,13 +121,8 @@ impl Shape {
     /// Copies a `[channels_out, rows, columns]` output-shaped image channels last, the
     /// reverse of [`Self::channels_first`].
     pub fn channels_last(&self, image: &[f32], target: &mut [f32]) {
-        let [rows, columns] = self.output;
-        let channels = self.channels_out;
-        for row in 0..rows {
-            let line = &mut target[row * columns * channels..(row + 1) * columns * channels];
-            let offset = row * columns;
-            transform::row_channels_last(image, rows * columns, offset, line, channels, columns);
-        }
+        let placement = (self.output[1], [0, 0]);
+        copy_channels_last(image, self.output, self.channels_out, target, placement);
     }
 
     /// Transforms the output-gradient tiles of one channels-last image into `tiles`, a
@@ -166,6 +154,23 @@ impl Shape {
         let (down, across) = (tile / self.tiles[1], tile % self.tiles[1]);
         let [rows, columns] = self.output;
         [rows - down * OUT, columns - across * OUT].map(|left| left.min(OUT))
+    }
+}
+
+/// Copies a `[channels, rows, columns]` image channels last into `target`, a channels-last
+/// image `target_columns` wide, with the image's first pixel at row and column `corner`.
+fn copy_channels_last(
+    image: &[f32],
+    [rows, columns]: [usize; 2],
+    channels: usize,
+    target: &mut [f32],
+    (target_columns, corner): (usize, [usize; 2]),
+) {
+    for row in 0..rows {
+        let start = ((row + corner[0]) * target_columns + corner[1]) * channels;
+        let line = &mut target[start..start + columns * channels];
+        let offset = row * columns;
+        transform::row_channels_last(image, rows * columns, offset, line, channels, columns);
     }
 }
 

@@ -26,7 +26,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::geometry::{ConvGeometry, Products};
-use super::kernel::{Epilogue, plan, with_columns};
+use super::kernel::{Epilogue, for_each_image, plan, with_columns};
 use super::matrix::{Matrix, matmul};
 use layout::Shape;
 use transform::{KernelLayout, OUT, POSITIONS, TILE, TileLayout};
@@ -93,13 +93,8 @@ pub(super) fn forward(
 ) {
     let shape = Shape::new(geometry);
 
-    // Output channel o's kernel for input channel c starts at (o · channels_in + c) · 9.
     let channels_in = shape.channels_in;
-    let kernels = |channel| KernelLayout {
-        first: channel * 9,
-        stride: channels_in * 9,
-        flipped: false,
-    };
+    let kernels = |channel| KernelLayout::of_input(channel, channels_in);
     with_transformed_weight(&shape, weight, kernels, |transformed| {
         run(&shape, input, transformed, epilogue, output);
     });
@@ -234,17 +229,7 @@ fn run(
         }
     };
 
-    if over_groups {
-        output
-            .par_chunks_mut(group * out_len)
-            .enumerate()
-            .for_each(|(index, out)| run_group(index, out));
-    } else {
-        output
-            .chunks_mut(group * out_len)
-            .enumerate()
-            .for_each(|(index, out)| run_group(index, out));
-    }
+    for_each_image(output, group * out_len, over_groups, run_group);
 }
 
 /// Calls `f` with this thread's scratch for a group of `count` images, split into the input

@@ -138,12 +138,15 @@ const CASES: [Case; 8] = [
 /// the threads differently in each.
 fn in_pools(test: impl Fn(usize) + Sync) {
     for threads in [1, 2, 4] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a thread pool");
-        pool.install(|| test(threads));
+        pool(threads).install(|| test(threads));
     }
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
 }
 
 #[test]
@@ -228,15 +231,11 @@ fn weight_grad_matches_direct_sum() {
 fn weight_grad_with_capped_sums() {
     // 512 channels on 8 threads: the partial sums would take 8 · 36 MiB, over the cap, so 7
     // tasks sum and their products share the threads.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(8)
-        .build()
-        .expect("a thread pool");
     let geometry = geometry(8, [512, 512], [2, 2], [[1, 1], [1, 1]]);
     let x = values(8 * geometry.input_len(), 31);
     let grad_output = values(8 * 512 * 4, 32);
     let mut grad_weight = vec![f32::NAN; 512 * 512 * 9];
-    pool.install(|| backward_weight(&geometry, &x, &grad_output, &mut grad_weight));
+    pool(8).install(|| backward_weight(&geometry, &x, &grad_output, &mut grad_weight));
 
     let expected = direct_weight_grad(&geometry, &x, &grad_output);
     let error = relative_error(&grad_weight, &expected);

@@ -81,36 +81,34 @@ fn grad_weight_1d([u0, u1, u2, u3, u4, u5]: [f32; TILE]) -> [f32; 3] {
 
 /// Applies `transform`, a 1-D transform from `N` to `M` values, to the columns of the `N×N`
 /// tile `tile` and then to the rows of the result, lane by lane, giving an `M×M` tile.
-/// Written as plain loops over fixed-size arrays so that the lane loops vectorize.
 #[inline(always)]
 fn both_axes<const N: usize, const M: usize>(
     tile: &[[Lanes; N]; N],
     transform: fn([f32; N]) -> [f32; M],
 ) -> [[Lanes; M]; M] {
-    let mut columns = [[[0.0; LANES]; N]; M];
-    for column in 0..N {
+    // Each pass leaves its result transposed, so the second pass works on the rows of the
+    // first one's result and puts them back in place.
+    transposed_columns(&transposed_columns(tile, transform), transform)
+}
+
+/// Applies `transform` to each of the `K` columns of the `N×K` tile `tile` and returns the
+/// results as rows: `out[column] = transform(tile[..][column])`. Written as plain loops over
+/// fixed-size arrays so that the lane loops vectorize.
+#[inline(always)]
+fn transposed_columns<const N: usize, const M: usize, const K: usize>(
+    tile: &[[Lanes; K]; N],
+    transform: fn([f32; N]) -> [f32; M],
+) -> [[Lanes; M]; K] {
+    let mut out = [[[0.0; LANES]; M]; K];
+    for column in 0..K {
         for lane in 0..LANES {
             let mut values = [0.0; N];
             for row in 0..N {
                 values[row] = tile[row][column][lane];
             }
-            let out = transform(values);
-            for row in 0..M {
-                columns[row][column][lane] = out[row];
-            }
-        }
-    }
-
-    let mut out = [[[0.0; LANES]; M]; M];
-    for row in 0..M {
-        for lane in 0..LANES {
-            let mut values = [0.0; N];
-            for column in 0..N {
-                values[column] = columns[row][column][lane];
-            }
             let result = transform(values);
-            for column in 0..M {
-                out[row][column][lane] = result[column];
+            for row in 0..M {
+                out[column][row][lane] = result[row];
             }
         }
     }
@@ -164,6 +162,24 @@ pub(super) struct KernelLayout {
     pub flipped: bool,
 }
 
+impl KernelLayout {
+    /// Places the kernels of input channel `channel` in an `[outputs, inputs, 3, 3]` weight
+    /// with `inputs` input channels, as a convolution reads them.
+    pub fn of_input(channel: usize, inputs: usize) -> Self {
+        Self {
+            first: channel * 9,
+            stride: inputs * 9,
+            flipped: false,
+        }
+    }
+
+    /// Returns where tap `tap` (row-major, 0 to 8) of output channel `output`'s kernel lies.
+    fn at(&self, output: usize, tap: usize) -> usize {
+        let tap = if self.flipped { 8 - tap } else { tap };
+        self.first + output * self.stride + tap
+    }
+}
+
 /// Runs `$body` compiled for AVX-512 or AVX2 when the processor has it, so that the
 /// `[f32; LANES]` loops become vector instructions, and for the baseline target otherwise.
 macro_rules! multiversion {
@@ -196,10 +212,10 @@ macro_rules! multiversion {
     };
 }
 
-/// Transforms one `N×N` tile of runs of `channels` values into an `M×M` tile: reads the
+/// Transforms one `N×N` tile of runs of `channels` values into an `M×M` tile. It reads the
 /// first `read[0]` rows and `read[1]` columns from `source` at `from`, with zeros past them,
-/// applies `transform` along both axes, and writes the first `write[0]` rows and `write[1]`
-/// columns to `target` at `to`.
+/// and applies `transform` along both axes. It writes the first `write[0]` rows and
+/// `write[1]` columns to `target` at `to`.
 #[inline(always)]
 fn transform_tile<const N: usize, const M: usize>(
     (source, from): (&[f32], TileLayout),
@@ -255,9 +271,8 @@ multiversion! {
             let block = LANES.min(outputs - start);
             let mut tile = [[[0.0; LANES]; 3]; 3];
             for (tap, lanes) in tile.as_flattened_mut().iter_mut().enumerate() {
-                let tap = if from.flipped { 8 - tap } else { tap };
                 for (lane, value) in lanes.iter_mut().take(block).enumerate() {
-                    *value = weight[from.first + (start + lane) * from.stride + tap];
+                    *value = weight[from.at(start + lane, tap)];
                 }
             }
 
@@ -272,7 +287,7 @@ multiversion! {
 }
 
 multiversion! {
-    /// Transforms one tile of output gradients: reads the first `rows` rows and `columns`
+    /// Transforms one tile of output gradients. It reads the first `rows` rows and `columns`
     /// columns of 4×4 runs of `channels` values from `source` at `from`, with zeros past
     /// them, and writes the 36 transformed runs to `target` at `to`, as 6 rows of 6.
     grad_output_tile(source: &[f32], from: TileLayout, target: &mut [f32], to: TileLayout, channels: usize, rows: usize, columns: usize) {
@@ -297,9 +312,8 @@ multiversion! {
 
             let out = both_axes(&tile, grad_weight_1d);
             for (tap, lanes) in out.as_flattened().iter().enumerate() {
-                let tap = if to.flipped { 8 - tap } else { tap };
                 for (lane, value) in lanes.iter().take(block).enumerate() {
-                    weight[to.first + (start + lane) * to.stride + tap] = *value;
+                    weight[to.at(start + lane, tap)] = *value;
                 }
             }
         }

@@ -52,8 +52,7 @@ pub(in crate::conv) fn backward_weight(
         sum
     };
 
-    // `sum` is `[36, channels_in, channels_out]`. Output channel o's kernel for input
-    // channel c starts at (o · channels_in + c) · 9 in the weight.
+    // `sum` is `[36, channels_in, channels_out]`.
     let [inputs, outputs] = [shape.channels_in, shape.channels_out];
     for channel in 0..inputs {
         let from = TileLayout {
@@ -61,11 +60,7 @@ pub(in crate::conv) fn backward_weight(
             row_stride: TILE * inputs * outputs,
             column_stride: inputs * outputs,
         };
-        let to = KernelLayout {
-            first: channel * 9,
-            stride: inputs * 9,
-            flipped: false,
-        };
+        let to = KernelLayout::of_input(channel, inputs);
         transform::grad_weight_tile(&sum, from, grad_weight, to, outputs);
     }
 }
