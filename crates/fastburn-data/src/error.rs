@@ -7,6 +7,7 @@ use std::path::PathBuf;
 /// Every variant that concerns a file or folder carries its path, so the message shows the
 /// user which one to fix.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DataError {
     /// The dataset folder does not exist.
     #[error("dataset folder not found: {path}")]

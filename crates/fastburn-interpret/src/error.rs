@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Error returned when predictions are inconsistent or a plot cannot be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InterpretError {
     /// The class list is empty, so no prediction can be interpreted.
     #[error("no classes given: an interpretation needs at least one class name")]

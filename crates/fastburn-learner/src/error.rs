@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// An error raised while building, training, saving or loading a [`Learner`](crate::Learner).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LearnerError {
     /// The data source failed to produce a batch.
     #[error("data loading failed: {0}")]

@@ -2,6 +2,7 @@
 
 /// Error of an EfficientNet-Lite operation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EfficientNetError {
     /// A probability hyper-parameter is outside `[0, 1)`.
     #[error("invalid {name} {value}: expected a probability in [0, 1)")]
