@@ -186,6 +186,10 @@ pub fn run_workload(config: &WorkloadConfig) -> Result<Measurement, WorkloadErro
     if config.size == 0 {
         return Err(invalid("size", "the image side must be positive"));
     }
+    if config.size > fastburn_data::MAX_IMAGE_SIZE {
+        let max = fastburn_data::MAX_IMAGE_SIZE;
+        return Err(invalid("size", format!("the image side must be at most {max} pixels")));
+    }
     let trains = !matches!(config.workload, Workload::Pipeline | Workload::Inference);
     if trains && config.batch_size < 2 {
         // fastai's head has a BatchNorm1d, which PyTorch cannot train on one image.

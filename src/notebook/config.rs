@@ -94,6 +94,14 @@ impl NotebookConfig {
         if self.size == 0 {
             return invalid("size", "the image size must be at least 1 pixel");
         }
+        if self.size > fastburn_data::MAX_IMAGE_SIZE {
+            let reason = format!(
+                "the image size must be at most {} pixels, got {}",
+                fastburn_data::MAX_IMAGE_SIZE,
+                self.size
+            );
+            return invalid("size", &reason);
+        }
         if self.batch_size == 0 {
             return invalid("bs", "the batch size must be at least 1");
         }
@@ -166,6 +174,10 @@ mod tests {
         assert!(error.contains("/no/such/weights.pth"), "{error}");
 
         config.weights = None;
+        config.size = fastburn_data::MAX_IMAGE_SIZE + 1;
+        assert!(config.check().unwrap_err().to_string().contains("`size`"));
+
+        config.size = 224;
         config.batch_size = 0;
         assert!(config.check().unwrap_err().to_string().contains("`bs`"));
 

@@ -122,8 +122,9 @@ pub fn run_notebook(
         return Err(NotebookError::InvalidSetting {
             name: "bs",
             reason: format!(
-                "the training set has {} images, fewer than one batch of {}; lower the batch size",
+                "the training set has {} image{}, fewer than one batch of {}; lower the batch size",
                 data.train_len(),
+                if data.train_len() == 1 { "" } else { "s" },
                 config.batch_size
             ),
         });

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use crate::scan::Item;
 use crate::split::{Split, cap_items, split_by_folder, split_by_rand_pct};
 use crate::verify::{ImageCheck, find_corrupt};
-use crate::{DataError, ImageDataBunch, NormStats, Transform, get_transforms};
+use crate::{
+    DataError, ImageDataBunch, MAX_IMAGE_PIXELS, MAX_IMAGE_SIZE, NormStats, Transform,
+    get_transforms,
+};
 
 /// The default image size: the short side is resized to it and a square of it is cropped.
 pub const DEFAULT_SIZE: usize = 224;
@@ -83,7 +86,9 @@ impl ImageDataBunchBuilder {
         self
     }
 
-    /// Sets the side of the square images in a batch, in pixels (default 224).
+    /// Sets the side of the square images in a batch, in pixels (default 224, at most
+    /// [`MAX_IMAGE_SIZE`]). A batch then takes `batch_size * 3 * size * size * 4` bytes, which
+    /// `build` does not compare with the memory available.
     pub fn size(mut self, size: usize) -> Self {
         self.size = size;
         self
@@ -199,6 +204,16 @@ impl ImageDataBunchBuilder {
         };
         if self.size == 0 {
             return invalid("size", "must be at least 1 pixel");
+        }
+        if self.size > MAX_IMAGE_SIZE {
+            return invalid(
+                "size",
+                &format!(
+                    "must be at most {MAX_IMAGE_SIZE} pixels (a square within the \
+                     {MAX_IMAGE_PIXELS}-pixel image limit), got {}",
+                    self.size
+                ),
+            );
         }
         for (name, tfms) in [
             ("train_tfms", &self.train_tfms),

@@ -10,6 +10,10 @@ use crate::DataError;
 /// (1 GiB / 4 / 3), the limit fastai v1 inherits through PIL.
 pub const MAX_IMAGE_PIXELS: u64 = 1024 * 1024 * 1024 / 4 / 3;
 
+/// The largest side of the square images a `DataBunch` makes: the largest `n` with `n * n`
+/// within [`MAX_IMAGE_PIXELS`], so that an output image is no larger than an input may be.
+pub const MAX_IMAGE_SIZE: usize = 9459;
+
 /// The maximum number of bytes a decoder may allocate, enough for an RGBA 16-bit image at
 /// [`MAX_IMAGE_PIXELS`].
 const MAX_DECODE_ALLOC: u64 = 1024 * 1024 * 1024;

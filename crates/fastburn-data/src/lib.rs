@@ -12,7 +12,7 @@ mod stats;
 pub mod transform;
 
 pub use atomic::write_atomic;
-pub use decode::{MAX_IMAGE_PIXELS, open_image, read_image_dimensions};
+pub use decode::{MAX_IMAGE_PIXELS, MAX_IMAGE_SIZE, open_image, read_image_dimensions};
 pub use error::DataError;
 pub use image::{FloatImage, PixelSource};
 pub use stats::{IMAGENET_STATS, NormStats, denormalize, denormalize_tensor};

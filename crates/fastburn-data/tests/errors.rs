@@ -7,8 +7,8 @@ use std::path::Path;
 
 use common::{make_dataset, write_solid_png};
 use fastburn_data::{
-    DataError, GetTransformsConfig, ImageCheck, ImageDataBunch, MAX_IMAGE_PIXELS, Transform,
-    open_image,
+    DataError, GetTransformsConfig, ImageCheck, ImageDataBunch, MAX_IMAGE_PIXELS, MAX_IMAGE_SIZE,
+    Transform, open_image,
 };
 use image::{ImageFormat, Rgb, RgbImage};
 
@@ -115,6 +115,14 @@ fn invalid_settings() {
     let cases = [
         (ImageDataBunch::from_folder(root.path()).size(0), "size"),
         (
+            ImageDataBunch::from_folder(root.path()).size(MAX_IMAGE_SIZE + 1),
+            "size",
+        ),
+        (
+            ImageDataBunch::from_folder(root.path()).size(usize::MAX),
+            "size",
+        ),
+        (
             ImageDataBunch::from_folder(root.path()).batch_size(0),
             "batch_size",
         ),
@@ -143,6 +151,13 @@ fn invalid_settings() {
             other => panic!("expected InvalidConfig for {expected}, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn max_image_size_fits_pixel_limit() {
+    let side = MAX_IMAGE_SIZE as u64;
+    assert!(side * side <= MAX_IMAGE_PIXELS);
+    assert!((side + 1) * (side + 1) > MAX_IMAGE_PIXELS);
 }
 
 #[test]
