@@ -303,12 +303,24 @@ impl ImageDataBunchBuilder {
             log::warn!("skipping corrupt image: {error}");
             bad_paths.insert(path);
         }
-        let keep = |items: Vec<Item>| -> Vec<Item> {
+        let keep = |items: &[Item]| -> Vec<Item> {
             items
-                .into_iter()
+                .iter()
                 .filter(|item| !bad_paths.contains(&item.path))
+                .cloned()
                 .collect()
         };
-        Ok((keep(train), keep(valid)))
+        let (train_kept, valid_kept) = (keep(&train), keep(&valid));
+
+        // An empty class folder is an error, so a class whose every image is corrupt is one
+        // too, instead of a class that silently has no images in one split.
+        for (before, after) in [(&train, &train_kept), (&valid, &valid_kept)] {
+            let kept_labels: HashSet<usize> = after.iter().map(|item| item.label).collect();
+            if let Some(item) = before.iter().find(|item| !kept_labels.contains(&item.label)) {
+                let path = item.path.parent().unwrap_or(&item.path).to_path_buf();
+                return Err(DataError::CorruptClass { path });
+            }
+        }
+        Ok((train_kept, valid_kept))
     }
 }

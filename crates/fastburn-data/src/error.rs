@@ -34,6 +34,17 @@ pub enum DataError {
         path: PathBuf,
     },
 
+    /// Every image of a class folder failed to decode, so skipping corrupt images would leave
+    /// the class without images in that split.
+    #[error(
+        "every image in class folder {path} is corrupt, so skipping them would leave the class \
+         empty. Fix or remove them"
+    )]
+    CorruptClass {
+        /// The class folder.
+        path: PathBuf,
+    },
+
     /// Two class folders have the same name once their names are read as UTF-8, which
     /// replaces invalid bytes.
     #[error("class folders {first} and {second} both read as class `{class}`; rename one")]

@@ -260,6 +260,24 @@ fn skip_corrupt_drops_them() {
 }
 
 #[test]
+fn skip_corrupt_rejects_all_corrupt_class() {
+    let root = tempfile::tempdir().unwrap();
+    make_dataset(root.path(), &["a", "b"], &[("train", 3), ("valid", 2)]);
+    let class = root.path().join("train/a");
+    for entry in std::fs::read_dir(&class).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"not an image").unwrap();
+    }
+
+    let result = ImageDataBunch::from_folder(root.path())
+        .skip_corrupt(true)
+        .build();
+    match result {
+        Err(DataError::CorruptClass { path }) => assert_eq!(path, class),
+        other => panic!("expected CorruptClass, got {other:?}"),
+    }
+}
+
+#[test]
 fn header_check_misses_truncation_until_batch() {
     let root = tempfile::tempdir().unwrap();
     make_dataset(root.path(), &["a"], &[("train", 1), ("valid", 1)]);
