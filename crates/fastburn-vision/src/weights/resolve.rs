@@ -39,6 +39,12 @@ pub fn resolve_weights(arch: Arch, explicit: Option<&Path>) -> Result<PathBuf, W
         if let Some(found) = find_in(&env, arch) {
             return Ok(found);
         }
+        if !env.exists() {
+            log::warn!(
+                "$FASTBURN_WEIGHTS is {}, which does not exist; looking in the PyTorch hub cache",
+                env.display()
+            );
+        }
         searched.push(format!("$FASTBURN_WEIGHTS={}", env.display()));
     }
 
