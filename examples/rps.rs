@@ -12,8 +12,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fastburn::BackendKind;
+use fastburn::data::DataError;
 use fastburn::learner::Precision;
-use fastburn::notebook::{NotebookConfig, parse_arch, run_notebook};
+use fastburn::notebook::{NotebookConfig, NotebookError, parse_arch, run_notebook};
 use fastburn::rps_data::locate_rps;
 use fastburn::vision::{Arch, resolve_weights};
 
@@ -193,6 +194,11 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("error: {error}");
+            if matches!(error, NotebookError::Data(DataError::CorruptImages { .. })) {
+                eprintln!(
+                    "hint: pass --skip-corrupt to leave the corrupt images out, with a warning each"
+                );
+            }
             ExitCode::FAILURE
         }
     }
