@@ -33,7 +33,7 @@ impl EfficientNetLite {
     ///
     /// # Errors
     ///
-    /// [`WeightsError::Mismatch`] naming every missing, unexpected or mis-shaped key.
+    /// [`WeightsError::Mismatch`] with every missing, unexpected or mis-shaped key.
     pub fn load_tensors(self, mut map: TensorMap, source_name: &str) -> Result<Self, WeightsError> {
         if self._fc.is_none() {
             map.retain(|name| !name.starts_with(CLASSIFIER_PREFIX));
