@@ -28,7 +28,7 @@ pub struct LoadReport {
 /// architecture mismatches hundreds, and the fields keep every one of them.
 const LISTED_KEYS: usize = 10;
 
-/// Joins the first [`LISTED_KEYS`] of `keys` and says how many more there are.
+/// Joins the first [`LISTED_KEYS`] of `keys`, followed by the count of the others.
 fn list_keys<'a>(keys: impl ExactSizeIterator<Item = &'a str>) -> String {
     let count = keys.len();
     let mut listed: Vec<&str> = keys.take(LISTED_KEYS).collect();
