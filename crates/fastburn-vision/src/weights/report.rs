@@ -130,24 +130,21 @@ mod tests {
     }
 
     #[test]
-    fn data_parallel_prefix_detected() {
-        let report = LoadReport {
-            missing: keys(&["conv1.weight", "fc.bias"]),
-            unexpected: keys(&["module.fc.bias", "module.conv1.weight"]),
-            ..LoadReport::default()
-        };
-        assert_eq!(report.extra_prefix(), Some("module."));
-        assert!(report.to_string().contains("extra prefix `module.`"));
-    }
-
-    #[test]
-    fn unrelated_keys_have_no_prefix() {
-        let report = LoadReport {
-            missing: keys(&["conv1.weight", "fc.bias"]),
-            unexpected: keys(&["module.fc.bias", "head.weight"]),
-            ..LoadReport::default()
-        };
-        assert_eq!(report.extra_prefix(), None);
-        assert!(!report.to_string().contains("extra prefix"));
+    fn extra_prefix_cases() {
+        let cases: [(&[&str], Option<&str>); 3] = [
+            (&["module.fc.bias", "module.conv1.weight"], Some("module.")),
+            (&["module.fc.bias", "head.weight"], None),
+            (&["module.fc.bias"], None),
+        ];
+        for (unexpected, expected) in cases {
+            let report = LoadReport {
+                missing: keys(&["conv1.weight", "fc.bias"]),
+                unexpected: keys(unexpected),
+                ..LoadReport::default()
+            };
+            assert_eq!(report.extra_prefix(), expected, "{unexpected:?}");
+            let hinted = report.to_string().contains("extra prefix");
+            assert_eq!(hinted, expected.is_some(), "{unexpected:?}");
+        }
     }
 }
