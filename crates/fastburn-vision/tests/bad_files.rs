@@ -99,7 +99,7 @@ fn resnet10_into_resnet34_reports_missing() {
     );
     assert!(report.unexpected.is_empty(), "{:?}", report.unexpected);
     assert!(report.shape_mismatches.is_empty());
-    // The message lists the first keys and the count; the report holds all of them.
+    // The message lists the first keys and the count, and the report contains all of them.
     let message = err.to_string();
     let count = format!("missing keys ({})", report.missing.len());
     assert!(message.contains(&count), "{message}");

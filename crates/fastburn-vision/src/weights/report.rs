@@ -30,14 +30,12 @@ const LISTED_KEYS: usize = 10;
 
 /// Joins the first [`LISTED_KEYS`] of `keys`, followed by the count of the others.
 fn list_keys<'a>(keys: impl ExactSizeIterator<Item = &'a str>) -> String {
-    let count = keys.len();
-    let mut listed: Vec<&str> = keys.take(LISTED_KEYS).collect();
-    let more = count - listed.len();
-    let more_text = format!("and {more} more");
+    let more = keys.len().saturating_sub(LISTED_KEYS);
+    let mut text = keys.take(LISTED_KEYS).collect::<Vec<_>>().join(", ");
     if more > 0 {
-        listed.push(&more_text);
+        text.push_str(&format!(", and {more} more"));
     }
-    listed.join(", ")
+    text
 }
 
 impl LoadReport {
